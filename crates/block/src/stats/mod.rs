@@ -1,0 +1,1 @@
+//! Accounting and latency histograms (being written).

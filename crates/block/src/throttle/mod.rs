@@ -1,0 +1,1 @@
+//! QEMU-exact throttling (being written).

@@ -1,0 +1,1 @@
+//! Placeholder: real-guest tests arrive with the machine (issue 4).
