@@ -1,4 +1,38 @@
+//! ironide's benchmarks: `cargo run --release -p benches -- NAME [--quick]`.
+//! Each prints a table and writes target/bench/NAME.json whose `summary`
+//! object holds the headline figures. Benchmarks measure; they never fail a
+//! build on a number.
+
+mod harness;
+mod histogram;
+
+use harness::Opts;
+
+const BENCHES: &[(&str, &str)] = &[("histogram", "ns per latency recorded into stats + histogram")];
+
 fn main() {
-    eprintln!("benches: being written");
-    std::process::exit(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let names: Vec<&str> = args.iter().filter(|a| !a.starts_with("--")).map(|s| s.as_str()).collect();
+    if names.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
+        eprintln!("usage: benches NAME [--quick]\n");
+        for (n, d) in BENCHES {
+            eprintln!("  {n:12} {d}");
+        }
+        std::process::exit(if names.is_empty() { 2 } else { 0 });
+    }
+    let opts = Opts { quick };
+    for name in names {
+        let r = match name {
+            "histogram" => histogram::run(&opts),
+            other => {
+                eprintln!("benches: unknown benchmark '{other}'");
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = r {
+            eprintln!("benches: {name} failed: {e}");
+            std::process::exit(1);
+        }
+    }
 }
