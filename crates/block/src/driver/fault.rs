@@ -92,11 +92,7 @@ impl FaultRules {
     /// Consults the rules for one request; the first live matching rule
     /// fires and uses up one of its firings.
     pub fn check(&mut self, op: Op, offset: u64, len: u64) -> FaultAction {
-        let Some(i) = self
-            .rules
-            .iter()
-            .position(|a| a.left != Some(0) && a.rule.covers(op, offset, len))
-        else {
+        let Some(i) = self.rules.iter().position(|a| a.left != Some(0) && a.rule.covers(op, offset, len)) else {
             return FaultAction::default();
         };
         let armed = &mut self.rules[i];

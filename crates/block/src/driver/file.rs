@@ -89,17 +89,13 @@ pub fn open(opts: &FileOptions) -> Result<FileNode, OpenError> {
         .open(path)
         .map_err(|e| open_error(path, opts.cache, e))?;
 
-    let meta = file.metadata().map_err(|e| OpenError::Open {
-        path: display(path),
-        errno: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
-    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| OpenError::Open { path: display(path), errno: Errno(e.raw_os_error().unwrap_or(libc::EIO)) })?;
     let ft = meta.file_type();
     let is_block_device = ft.is_block_device();
     if !is_block_device && !ft.is_file() {
-        return Err(OpenError::Invalid(format!(
-            "'{}' is neither a regular file nor a block device",
-            display(path)
-        )));
+        return Err(OpenError::Invalid(format!("'{}' is neither a regular file nor a block device", display(path))));
     }
     let size = if is_block_device { block_device_size(&file, path)? } else { meta.len() };
     let align = if !opts.cache.direct {

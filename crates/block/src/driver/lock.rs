@@ -105,11 +105,7 @@ pub struct LockRequest {
 impl LockRequest {
     /// The permissions of a guest disk (see the module doc).
     pub fn for_access(read_only: bool) -> Self {
-        let held = if read_only {
-            Perms::CONSISTENT_READ
-        } else {
-            Perms::CONSISTENT_READ.union(Perms::WRITE)
-        };
+        let held = if read_only { Perms::CONSISTENT_READ } else { Perms::CONSISTENT_READ.union(Perms::WRITE) };
         LockRequest { held, unshared: Perms::WRITE.union(Perms::RESIZE) }
     }
 
@@ -297,7 +293,7 @@ pub fn find_holder(file: &File, byte: u64) -> Option<(u32, String)> {
                     && l.dev_minor == min
                     && l.ino == st.st_ino
                     && l.start <= byte
-                    && l.end.map_or(true, |e| e >= byte)
+                    && !matches!(l.end, Some(e) if e < byte)
             });
             if hit {
                 let comm = std::fs::read_to_string(proc_entry.path().join("comm"))

@@ -72,15 +72,9 @@ mod tests {
             assert!(check_node_name(ok).is_ok(), "{ok}");
         }
         for bad in ["1abc", "", "#block100", "-a", "a b", "a/b", "é"] {
-            assert_eq!(
-                check_node_name(bad).unwrap_err().to_string(),
-                format!("Invalid node-name: '{bad}'")
-            );
+            assert_eq!(check_node_name(bad).unwrap_err().to_string(), format!("Invalid node-name: '{bad}'"));
         }
-        assert_eq!(
-            check_node_name("a2345678901234567890123456789012").unwrap_err().to_string(),
-            "Node name too long"
-        );
+        assert_eq!(check_node_name("a2345678901234567890123456789012").unwrap_err().to_string(), "Node name too long");
     }
 
     #[test]

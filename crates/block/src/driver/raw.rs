@@ -21,12 +21,10 @@ impl RawWindow {
         match size {
             Some(size) => {
                 if size % SECTOR != 0 {
-                    return Err(OpenError::Invalid(format!(
-                        "Specified size is not a multiple of {SECTOR}"
-                    )));
+                    return Err(OpenError::Invalid(format!("Specified size is not a multiple of {SECTOR}")));
                 }
                 // checked_add: offset + size may not even fit in a u64.
-                if offset.checked_add(size).map_or(true, |end| end > file_size) {
+                if !matches!(offset.checked_add(size), Some(end) if end <= file_size) {
                     return Err(OpenError::Invalid(format!(
                         "The sum of offset ({offset}) and size ({size}) has to be smaller or \
                          equal to the  actual size of the containing file ({file_size})"
