@@ -53,8 +53,7 @@ pub struct FileNode {
     /// Request alignment: 1 without O_DIRECT, else 512 or 4096 (probed).
     pub align: usize,
     filename: PathBuf,
-    // Held for its Drop, which releases the image lock.
-    #[allow(dead_code)]
+    // Dropping it releases the image lock.
     lock: Option<ImageLock>,
 }
 

@@ -22,7 +22,12 @@
 //!   either, and holding it would only add a conflict QEMU never reports.
 //! * read-only: holds {consistent-read}; unshares {write, resize}. So two
 //!   read-only openers coexist, while a reader and a writer exclude each
-//!   other in either order (as `qemu-io -r` against a running guest does).
+//!   other in either order.
+//!
+//! QEMU's tools differ among themselves: `qemu-io` shares every permission,
+//! so `qemu-io -r` may read an image ironide (or a QEMU guest) has open,
+//! while plain `qemu-io` (which wants "write") is refused; `qemu-img`
+//! unshares "write" and is refused by any writer.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
