@@ -83,8 +83,10 @@ impl BlockError {
 pub enum OpenError {
     #[error("Could not open '{path}': {errno}")]
     Open { path: String, errno: Errno },
-    #[error("Failed to get \"{perm}\" lock on '{path}': the image is in use by {holder}")]
-    Locked { path: String, perm: &'static str, holder: String },
+    /// `shared`: someone holds a permission we refuse to share (QEMU says
+    /// "shared" then), rather than refusing one we need.
+    #[error("Failed to get {}\"{perm}\" lock on '{path}': the image is in use by {holder}", if *shared { "shared " } else { "" })]
+    Locked { path: String, perm: &'static str, shared: bool, holder: String },
     #[error("{0}")]
     Invalid(String),
 }

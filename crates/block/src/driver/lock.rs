@@ -235,7 +235,10 @@ fn locked(path: &Path, file: &File, bit: u32, byte: u64) -> OpenError {
         Some((pid, comm)) => format!("process {pid} ({comm})"),
         None => "another process".to_string(),
     };
-    OpenError::Locked { path: path.display().to_string(), perm: Perms::bit_name(bit), holder }
+    // Bytes 100.. mark held permissions: a conflict there means we refused
+    // to share what someone already holds.
+    let shared = byte < 200;
+    OpenError::Locked { path: path.display().to_string(), perm: Perms::bit_name(bit), shared, holder }
 }
 
 /// One `lock:` line of /proc/PID/fdinfo/FD.
