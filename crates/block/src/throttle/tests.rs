@@ -1,0 +1,1 @@
+//! Scenario tests and property tests across the throttle module.
