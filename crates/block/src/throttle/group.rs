@@ -72,6 +72,11 @@ impl<T> Group<T> {
         }
     }
 
+    /// Arrival number of the request the direction's timer is waiting for.
+    fn head_seq(&self, d: usize) -> u64 {
+        self.pick(d).and_then(|m| self.members.get(&m)).and_then(|q| q[d].front()).map_or(u64::MAX, |q| q.seq)
+    }
+
     /// Dispatch queued requests of `dir` while the state admits them at
     /// `now_ns`; arm the timer for exactly the wait of the first refused one.
     fn dispatch(&mut self, dir: Direction, now_ns: u64, out: &mut Vec<(MemberId, T)>) {
@@ -257,19 +262,28 @@ impl<T> ThrottleGroups<T> {
 
     /// Fire every timer whose deadline is `<= now_ns`. Returns the requests
     /// to dispatch now, each already accounted, in admission order (timers
-    /// taken in deadline order).
+    /// taken in deadline order, ties to the longest-waiting request).
+    ///
+    /// A fired timer re-checks the buckets before each dispatch: if the
+    /// other direction of the group used the shared total buckets since the
+    /// timer was armed, nothing is dispatched and the timer is re-armed for
+    /// the new exact wait.
     pub fn run_timers(&mut self, now_ns: u64) -> Vec<(MemberId, T)> {
-        let mut due: Vec<(u64, String, Direction)> = Vec::new();
+        let mut due: Vec<(u64, u64, String, Direction)> = Vec::new();
         for (name, g) in &self.groups {
             for dir in Direction::ALL {
                 if let Some(dl) = g.sched[dir.index()].deadline.filter(|&dl| dl <= now_ns) {
-                    due.push((dl, name.clone(), dir));
+                    due.push((dl, g.head_seq(dir.index()), name.clone(), dir));
                 }
             }
         }
-        due.sort_by(|a, b| (a.0, &a.1, a.2.index()).cmp(&(b.0, &b.1, b.2.index())));
+        // Equal deadlines are common: a group's read and write timers wait
+        // on the same shared total buckets. Serving the older waiting
+        // request first keeps one direction from always winning the tie
+        // (and the loser, refused, simply re-arms).
+        due.sort_by_key(|(dl, seq, ..)| (*dl, *seq));
         let mut out = Vec::new();
-        for (_, name, dir) in due {
+        for (_, _, name, dir) in due {
             if let Some(g) = self.groups.get_mut(&name) {
                 g.dispatch(dir, now_ns, &mut out);
             }
