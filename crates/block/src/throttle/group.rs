@@ -442,7 +442,7 @@ mod tests {
         g.check_invariants();
         // Last member leaving deletes the group.
         g.remove(B, 20 * MS);
-        assert!(g.groups.get("g1").is_none());
+        assert!(!g.groups.contains_key("g1"));
         g.check_invariants();
     }
 
