@@ -90,8 +90,8 @@ impl Bucket {
         } else {
             i128::from(max).saturating_mul(i128::from(max_length)).saturating_mul(TOKEN_SCALE).min(CLAMP)
         };
-        let burst = (max != 0 && max_length > 1)
-            .then(|| Tokens::full(i128::from(max), i128::from(max) * (TOKEN_SCALE / 10)));
+        let burst =
+            (max != 0 && max_length > 1).then(|| Tokens::full(i128::from(max), i128::from(max) * (TOKEN_SCALE / 10)));
         Some(Bucket { main: Tokens::full(avg_i, capacity), burst, last_ns: now_ns })
     }
 
@@ -355,6 +355,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
         /// The computed wait is exact: one ns earlier is refused, the
         /// deadline itself is admitted.
         #[test]

@@ -139,11 +139,7 @@ impl ThrottleConfig {
         }
 
         // 2. iops_size only means something with an iops limit.
-        if self.iops_size != 0
-            && l(IopsTotal).avg == 0
-            && l(IopsRead).avg == 0
-            && l(IopsWrite).avg == 0
-        {
+        if self.iops_size != 0 && l(IopsTotal).avg == 0 && l(IopsRead).avg == 0 && l(IopsWrite).avg == 0 {
             return Err(ThrottleConfigError::IopsSizeWithoutIops);
         }
 
@@ -199,10 +195,7 @@ mod tests {
         for (i, k) in BucketKind::ALL.iter().enumerate() {
             assert_eq!(*k as usize, i);
         }
-        assert_eq!(
-            BucketKind::ALL.map(|k| k.qmp_name()),
-            ["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"]
-        );
+        assert_eq!(BucketKind::ALL.map(|k| k.qmp_name()), ["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"]);
     }
 
     #[test]

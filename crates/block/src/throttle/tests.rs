@@ -242,9 +242,15 @@ fn group_fairness_two_members_bps_reads_and_writes() {
     sim.saturate(&streams, 3, 41 * S);
     let total = sim.sum(S, 41 * S, |r| r.bytes);
     assert!(total.abs_diff(80_000_000) <= 2 * 8192, "total {total}");
-    let w: Vec<u64> = [M1, M2].iter().map(|&m| sim.sum(S, 41 * S, |r| u64::from(r.member == m && r.dir == Write))).collect();
-    let r: Vec<u64> = [M1, M2].iter().map(|&m| sim.sum(S, 41 * S, |r| u64::from(r.member == m && r.dir == Read))).collect();
+    let w: Vec<u64> =
+        [M1, M2].iter().map(|&m| sim.sum(S, 41 * S, |r| u64::from(r.member == m && r.dir == Write))).collect();
+    let r: Vec<u64> =
+        [M1, M2].iter().map(|&m| sim.sum(S, 41 * S, |r| u64::from(r.member == m && r.dir == Read))).collect();
     assert!(w[0].abs_diff(w[1]) <= 1 && r[0].abs_diff(r[1]) <= 1, "writes {w:?} reads {r:?}");
+    // Neither direction wins every tie on the shared bucket (measured:
+    // 2441 writes and 2442 reads per member).
+    let (ws, rs) = (w[0] + w[1], r[0] + r[1]);
+    assert!(ws.abs_diff(rs) <= 2, "writes {w:?} reads {r:?}");
     assert!(jain(&[w[0] + r[0], w[1] + r[1]]) > 0.9999);
 }
 
@@ -346,7 +352,8 @@ fn config_strategy() -> impl Strategy<Value = ThrottleConfig> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // No failure persistence: it would write outside this module's directory.
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// The admission bound. For one bucket with rate r, capacity C and
     /// balance τ: just before the admissions at t_i, τ <= C; between t_i and
