@@ -23,6 +23,7 @@ pub mod clock;
 pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod layer;
 pub mod request;
 pub mod stats;
 pub mod throttle;

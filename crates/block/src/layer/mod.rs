@@ -30,7 +30,7 @@ use crate::throttle::{Direction, MemberId, ThrottleConfig, ThrottleConfigError, 
 
 use backend::{Backend, InFlight, Medium, Stage};
 pub use node::{ChildSpec, DriverSpec, NodeInfo, NodeSpec};
-use node::{NodeGraph, NodeId, NodeKind};
+use node::{NodeGraph, NodeKind};
 
 /// Handle of one backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -527,7 +527,6 @@ impl BlockLayer {
     fn start_engine(&mut self, id: BackendId, slot: u32) {
         let plugged = self.plugged;
         let Some(be) = self.backends.get_mut(id.0 as usize).and_then(|b| b.as_mut()) else { return };
-        let write_cache = be.write_cache;
         let Some(m) = be.medium.as_mut() else { return };
         let Some(f) = be.slots.get_mut(slot as usize).and_then(|s| s.as_mut()) else { return };
         let r = &m.resolved;
@@ -568,7 +567,6 @@ impl BlockLayer {
                 Some(EngineRequest { op: eop, offset: file_offset, len: f.len, iov, tag })
             }
         };
-        let _ = write_cache;
         match req {
             Some(req) => {
                 f.stage = Stage::Engine;
