@@ -3,12 +3,16 @@
 //! object holds the headline figures. Benchmarks measure; they never fail a
 //! build on a number.
 
+mod backend;
 mod harness;
 mod histogram;
 
 use harness::Opts;
 
-const BENCHES: &[(&str, &str)] = &[("histogram", "ns per latency recorded into stats + histogram")];
+const BENCHES: &[(&str, &str)] = &[
+    ("backend", "block layer + io_uring vs fio: 4k QD1/QD32 random read, 1M sequential read/write"),
+    ("histogram", "ns per latency recorded into stats + histogram"),
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +28,7 @@ fn main() {
     let opts = Opts { quick };
     for name in names {
         let r = match name {
+            "backend" => backend::run(&opts),
             "histogram" => histogram::run(&opts),
             other => {
                 eprintln!("benches: unknown benchmark '{other}'");
