@@ -48,7 +48,10 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
     let fio = which("fio");
     let mut report = Report::new("backend", &["workload", "ironide IOPS", "ironide MB/s", "fio IOPS", "fio MB/s", "ratio"]);
     let mut summary_keys = vec![];
-    for w in WORKLOADS {
+    // Profiling aids: BENCH_ONLY=<workload> runs one workload, BENCH_NO_FIO=1 skips fio.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let fio = if std::env::var_os("BENCH_NO_FIO").is_some() { None } else { fio };
+    for w in WORKLOADS.iter().filter(|w| only.as_deref().is_none_or(|o| o == w.name)) {
         let ours = run_ours(&path, size, w, Duration::from_secs(secs))?;
         let theirs = match &fio {
             Some(f) => run_fio(f, &path, size, w, secs).ok(),

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod guest;
 pub mod layer;
 pub mod request;
 pub mod stats;

@@ -708,3 +708,36 @@ impl Drop for BlockLayer {
         self.drain_all();
     }
 }
+
+/// What a device model needs from the block layer, so device crates can be
+/// driven by the real layer or by a test double.
+pub trait BlockIo {
+    /// Submit; the completion comes back later through the owner's loop.
+    fn submit(&mut self, id: BackendId, req: Request);
+    fn size(&self, id: BackendId) -> u64;
+    fn is_read_only(&self, id: BackendId) -> bool;
+    fn has_medium(&self, id: BackendId) -> bool;
+    fn set_write_cache(&mut self, id: BackendId, on: bool);
+    fn write_cache(&self, id: BackendId) -> bool;
+}
+
+impl BlockIo for BlockLayer {
+    fn submit(&mut self, id: BackendId, req: Request) {
+        BlockLayer::submit(self, id, req)
+    }
+    fn size(&self, id: BackendId) -> u64 {
+        BlockLayer::size(self, id)
+    }
+    fn is_read_only(&self, id: BackendId) -> bool {
+        BlockLayer::is_read_only(self, id)
+    }
+    fn has_medium(&self, id: BackendId) -> bool {
+        BlockLayer::has_medium(self, id)
+    }
+    fn set_write_cache(&mut self, id: BackendId, on: bool) {
+        BlockLayer::set_write_cache(self, id, on)
+    }
+    fn write_cache(&self, id: BackendId) -> bool {
+        BlockLayer::write_cache(self, id)
+    }
+}
