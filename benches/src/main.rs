@@ -6,12 +6,14 @@
 mod backend;
 mod harness;
 mod histogram;
+mod throttle;
 
 use harness::Opts;
 
 const BENCHES: &[(&str, &str)] = &[
     ("backend", "block layer + io_uring vs fio: 4k QD1/QD32 random read, 1M sequential read/write"),
     ("histogram", "ns per latency recorded into stats + histogram"),
+    ("throttle", "configured vs achieved throttle rate (bps, iops, burst, group) vs QEMU's throttle"),
 ];
 
 fn main() {
@@ -30,6 +32,7 @@ fn main() {
         let r = match name {
             "backend" => backend::run(&opts),
             "histogram" => histogram::run(&opts),
+            "throttle" => throttle::run(&opts),
             other => {
                 eprintln!("benches: unknown benchmark '{other}'");
                 std::process::exit(2);
