@@ -424,14 +424,15 @@ impl BlockLayer {
             return true;
         }
         let now = self.clock.now_ns();
-        let mut ms = timeout.as_millis().min(i32::MAX as u128) as i64;
+        let mut ns = timeout.as_nanos().min(u64::MAX as u128) as u64;
         if let Some(d) = self.next_deadline() {
-            let until = d.saturating_sub(now).div_ceil(1_000_000) as i64;
-            ms = ms.min(until);
+            ns = ns.min(d.saturating_sub(now));
         }
+        // ppoll: nanosecond timeouts, so throttle timers fire on time.
+        let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long };
         let mut pfd = libc::pollfd { fd: self.notify.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut pfd, 1, ms as i32) };
+        // SAFETY: one valid pollfd and timespec for the duration of the call.
+        unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
         self.run_timers();
         self.reap_engines();
         !self.ready.is_empty()
