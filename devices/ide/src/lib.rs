@@ -1,1 +1,3 @@
-//! Placeholder: filled by a later issue (see docs/architecture.md).
+//! PIIX3 IDE controller with ATA disks and ATAPI CD-ROMs (being written).
+
+pub mod atapi;
