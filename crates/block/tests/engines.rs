@@ -292,16 +292,14 @@ fn run_model(mode: AioMode, direct: bool, ops: Vec<ModelOp>) {
         batch.clear();
     };
     for op in ops {
-        let conflict = op.range().is_some_and(|(s, e)| {
-            batch.iter().filter_map(|b| b.range()).any(|(bs, be)| s < be && bs < e)
-        });
+        let conflict =
+            op.range().is_some_and(|(s, e)| batch.iter().filter_map(|b| b.range()).any(|(bs, be)| s < be && bs < e));
         if conflict || batch.len() == 64 {
             flush(&mut batch, &mut model);
         }
         batch.push(op);
     }
     flush(&mut batch, &mut model);
-    drop(flush);
     assert_eq!(engine.in_flight(), 0);
     drop(engine);
     let on_disk = std::fs::read(&path).unwrap();
@@ -432,7 +430,12 @@ fn zero_length_and_empty_iovecs() {
             rw(EngineOp::Read, 0, Vec::new(), 0),
             rw(EngineOp::Write, 0, vec![iov(&mut b, 0, 0)], 1),
             // Empty pieces inside a real request.
-            rw(EngineOp::Read, 100, vec![iov(&mut b, 0, 0), iov(&mut b, 0, 10), iov(&mut b, 10, 0), iov(&mut b, 10, 5)], 2),
+            rw(
+                EngineOp::Read,
+                100,
+                vec![iov(&mut b, 0, 0), iov(&mut b, 0, 10), iov(&mut b, 10, 0), iov(&mut b, 10, 5)],
+                2,
+            ),
         ];
         assert_eq!(run_batch(&mut *e, &notify, reqs), vec![Ok(0), Ok(0), Ok(15)], "{mode:?}");
         assert_eq!(&b.as_slice()[..15], &pattern(3, 8192)[100..115]);
@@ -450,7 +453,8 @@ fn sq_full_backlog_completes_everything() {
         let mut e = engine_for(mode, open_file(&path, false, true, true), &notify, &cfg);
         let data = pattern(4, 1000 * 512);
         let mut w = AlignedBuf::from_slice(&data);
-        let reqs = (0..1000).map(|i| rw(EngineOp::Write, i * 512, vec![iov(&mut w, i as usize * 512, 512)], i)).collect();
+        let reqs =
+            (0..1000).map(|i| rw(EngineOp::Write, i * 512, vec![iov(&mut w, i as usize * 512, 512)], i)).collect();
         let res = run_batch(&mut *e, &notify, reqs);
         assert!(res.iter().all(|r| *r == Ok(512)), "{mode:?}: {res:?}");
         let mut r = AlignedBuf::new(1000 * 512);
@@ -560,7 +564,9 @@ fn one_eventfd_serves_many_engines() {
     for (i, mode) in [AioMode::IoUring, AioMode::Threads, AioMode::IoUring, AioMode::Auto].into_iter().enumerate() {
         let path = dir.path().join(format!("m{i}.img"));
         std::fs::write(&path, pattern(i as u64, 4096)).unwrap();
-        engines.push(create(mode, Arc::new(open_file(&path, false, true, true)), &notify, &EngineConfig::default()).unwrap());
+        engines.push(
+            create(mode, Arc::new(open_file(&path, false, true, true)), &notify, &EngineConfig::default()).unwrap(),
+        );
     }
     let mut bufs: Vec<AlignedBuf> = (0..4).map(|_| AlignedBuf::new(4096)).collect();
     for (i, (e, b)) in engines.iter_mut().zip(bufs.iter_mut()).enumerate() {
@@ -628,14 +634,15 @@ fn helper_child() {
         "durable" => {
             let mut e = engine_for(mode, open_file(&path, true, true, true), &notify, &EngineConfig::default());
             let mut b = AlignedBuf::from_slice(&pattern(8, 1 << 20));
-            let reqs = vec![
-                rw(EngineOp::Write, 0, split(&mut b, 1 << 20, &[4096, 8192, 65536]), 0),
-            ];
+            let reqs = vec![rw(EngineOp::Write, 0, split(&mut b, 1 << 20, &[4096, 8192, 65536]), 0)];
             assert_eq!(run_batch(&mut *e, &notify, reqs), vec![Ok(1 << 20)]);
             // And a buffered write, which only the sync makes durable.
             let mut eb = engine_for(mode, open_file(&path, false, true, true), &notify, &EngineConfig::default());
             let mut c = AlignedBuf::from_slice(&pattern(9, 12345));
-            assert_eq!(run_batch(&mut *eb, &notify, vec![rw(EngineOp::Write, 1 << 20, vec![iov(&mut c, 0, 12345)], 0)]), vec![Ok(12345)]);
+            assert_eq!(
+                run_batch(&mut *eb, &notify, vec![rw(EngineOp::Write, 1 << 20, vec![iov(&mut c, 0, 12345)], 0)]),
+                vec![Ok(12345)]
+            );
             assert_eq!(run_batch(&mut *eb, &notify, vec![sync(true, 0), sync(false, 1)]), vec![Ok(0), Ok(0)]);
             println!("HELPER-DONE");
             // Wait to be killed (bounded, should the parent be gone).
@@ -653,7 +660,8 @@ fn helper_child() {
             let mut b = AlignedBuf::from_slice(&pattern(10, 16384));
             // The kernel writes up to the limit (a short write); the engine
             // goes on with the remainder, which fails with EFBIG.
-            let res = run_batch(&mut *e, &notify, vec![rw(EngineOp::Write, 0, split(&mut b, 16384, &[3000, 3000, 5000]), 0)]);
+            let res =
+                run_batch(&mut *e, &notify, vec![rw(EngineOp::Write, 0, split(&mut b, 16384, &[3000, 3000, 5000]), 0)]);
             match res[0] {
                 Ok(n) => println!("HELPER-RESULT ok {n}"),
                 Err(e) => println!("HELPER-RESULT err {e}"),
