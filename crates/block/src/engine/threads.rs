@@ -117,9 +117,7 @@ impl ThreadEngine {
         let mut engine = ThreadEngine { shared, workers: Vec::new(), batch: Vec::new(), in_flight: 0 };
         for i in 0..cfg.threads.max(1) {
             let shared = engine.shared.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("ironide-io{i}"))
-                .spawn(move || worker(&shared))?;
+            let handle = std::thread::Builder::new().name(format!("ironide-io{i}")).spawn(move || worker(&shared))?;
             // On error, dropping `engine` stops the workers already started.
             engine.workers.push(handle);
         }
@@ -204,7 +202,13 @@ fn execute(fd: i32, req: &EngineRequest, window: &mut Vec<libc::iovec>) -> Resul
         }
         EngineOp::Sync { datasync } => loop {
             // SAFETY: plain syscalls on a descriptor we keep open.
-            let r = unsafe { if datasync { libc::fdatasync(fd) } else { libc::fsync(fd) } };
+            let r = unsafe {
+                if datasync {
+                    libc::fdatasync(fd)
+                } else {
+                    libc::fsync(fd)
+                }
+            };
             if r == 0 {
                 return Ok(req.len);
             }
@@ -219,9 +223,7 @@ fn execute(fd: i32, req: &EngineRequest, window: &mut Vec<libc::iovec>) -> Resul
             }
             loop {
                 // SAFETY: as above.
-                let r = unsafe {
-                    libc::fallocate(fd, PUNCH_MODE, req.offset as libc::off_t, req.len as libc::off_t)
-                };
+                let r = unsafe { libc::fallocate(fd, PUNCH_MODE, req.offset as libc::off_t, req.len as libc::off_t) };
                 if r == 0 {
                     return Ok(req.len);
                 }

@@ -47,15 +47,7 @@ struct Slot {
 
 impl Slot {
     fn empty() -> Self {
-        Slot {
-            tag: 0,
-            op: EngineOp::Read,
-            offset: 0,
-            len: 0,
-            done: 0,
-            iov: Vec::new(),
-            kiov: KernelIov(Vec::new()),
-        }
+        Slot { tag: 0, op: EngineOp::Read, offset: 0, len: 0, done: 0, iov: Vec::new(), kiov: KernelIov(Vec::new()) }
     }
 
     /// The SQE for this slot's next step.
@@ -84,9 +76,7 @@ impl Slot {
                 let flags = if datasync { types::FsyncFlags::DATASYNC } else { types::FsyncFlags::empty() };
                 opcode::Fsync::new(fd).flags(flags).build()
             }
-            EngineOp::Discard => {
-                opcode::Fallocate::new(fd, self.len).offset(self.offset).mode(PUNCH_MODE).build()
-            }
+            EngineOp::Discard => opcode::Fallocate::new(fd, self.len).offset(self.offset).mode(PUNCH_MODE).build(),
         };
         entry.user_data(idx as u64)
     }
