@@ -91,7 +91,9 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
     }
     report.note(format!("file {} MiB, O_DIRECT on both sides, {secs} s per workload, ratio = ironide / fio", size >> 20));
     report.finish(opts)?;
-    let _ = std::fs::remove_file(&path);
+    if std::env::var_os("BENCH_KEEP_FILE").is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
     Ok(())
 }
 
