@@ -491,3 +491,27 @@ fn flushed_data_survives_sigkill() {
         assert_eq!(&data[4096..4096 + 8192], &pattern(8192, 42)[..], "{aio}: flushed data lost");
     }
 }
+
+#[test]
+fn null_co_completes_without_a_file() {
+    let mut layer = BlockLayer::new(Arc::new(RealClock::new())).expect("layer");
+    let id = layer.create_backend("null0", true);
+    let s = NodeSpec {
+        node_name: Some("nul".into()),
+        read_only: false,
+        direct: false,
+        no_flush: false,
+        driver: DriverSpec::Null { size: 1 << 30, read_zeroes: true },
+    };
+    layer.add_node(&s, true).expect("null node");
+    layer.insert_medium(id, "nul").expect("insert");
+    assert_eq!(layer.size(id), 1 << 30);
+    let c = one(&mut layer, id, Request::read_owned(4096, AlignedBuf::from_slice(&[0xEE; 4096]), 1));
+    assert_eq!(c.result, Ok(4096));
+    assert!(c.buf.expect("buffer").as_slice().iter().all(|&b| b == 0), "read-zeroes");
+    assert_eq!(write(&mut layer, id, 0, &[1; 512]), Ok(512));
+    assert!(one(&mut layer, id, Request::flush(0)).result.is_ok());
+    assert!(matches!(read(&mut layer, id, (1 << 30) - 512, 1024), Err(BlockError::OutOfRange { .. })));
+    assert_eq!(layer.stats(id).map(|s| s.get(AcctKind::Read).operations), Some(1));
+    assert_eq!(layer.medium_info(id).map(|m| m.node.driver), Some("null-co"));
+}

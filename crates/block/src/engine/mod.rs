@@ -15,6 +15,7 @@ use vmm_sys_util::eventfd::EventFd;
 
 use crate::request::IoVec;
 
+pub mod null;
 pub mod threads;
 pub mod uring;
 
@@ -49,6 +50,8 @@ impl std::str::FromStr for AioMode {
 pub enum EngineKind {
     IoUring,
     Threads,
+    /// No I/O at all (`null-co`).
+    Null,
 }
 
 /// The kernel-level operation.

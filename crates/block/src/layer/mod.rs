@@ -189,8 +189,12 @@ impl BlockLayer {
             return Err(LayerError::HasMedium);
         }
         let resolved = self.nodes.resolve(nid).ok_or_else(|| LayerError::NodeNotFound(node_name.to_string()))?;
-        let engine = engine::create(resolved.aio, resolved.file.clone(), &self.notify, &self.engine_cfg)
-            .map_err(|e| LayerError::Io(format!("cannot start I/O engine: {e}")))?;
+        let engine = match &resolved.file {
+            Some(file) => engine::create(resolved.aio, file.clone(), &self.notify, &self.engine_cfg),
+            None => engine::null::NullEngine::new(&self.notify, resolved.read_zeroes)
+                .map(|e| Box::new(e) as Box<dyn engine::Engine>),
+        }
+        .map_err(|e| LayerError::Io(format!("cannot start I/O engine: {e}")))?;
         if let Some(n) = self.nodes.get_mut(nid) {
             n.users += 1;
         }

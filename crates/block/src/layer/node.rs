@@ -42,6 +42,9 @@ pub enum DriverSpec {
     File { filename: PathBuf, aio: AioMode, locking: LockMode },
     Raw { file: ChildSpec, offset: u64, size: Option<u64> },
     FaultInject { image: ChildSpec, rules: Vec<FaultRule> },
+    /// QEMU's `null-co`: `size` bytes of nothing; reads return zeros when
+    /// `read_zeroes` (else the buffer is left as is), writes vanish.
+    Null { size: u64, read_zeroes: bool },
 }
 
 impl NodeSpec {
@@ -79,6 +82,7 @@ impl NodeSpec {
             DriverSpec::File { .. } => "file",
             DriverSpec::Raw { .. } => "raw",
             DriverSpec::FaultInject { .. } => "fault-inject",
+            DriverSpec::Null { .. } => "null-co",
         }
     }
 }
@@ -87,6 +91,7 @@ pub(crate) enum NodeKind {
     File { node: FileNode, aio: AioMode },
     Raw(RawWindow),
     Fault(FaultRules),
+    Null { size: u64, read_zeroes: bool },
 }
 
 pub(crate) struct Node {
@@ -107,6 +112,7 @@ impl Node {
             NodeKind::File { .. } => "file",
             NodeKind::Raw(_) => "raw",
             NodeKind::Fault(_) => "fault-inject",
+            NodeKind::Null { .. } => "null-co",
         }
     }
 }
@@ -114,7 +120,9 @@ impl Node {
 /// What a backend needs from its medium, resolved once at attach time.
 #[derive(Clone)]
 pub(crate) struct Resolved {
-    pub file: Arc<File>,
+    /// None for `null-co` (no file at all).
+    pub file: Option<Arc<File>>,
+    pub read_zeroes: bool,
     pub aio: AioMode,
     /// Offset of node byte 0 in the file.
     pub base: u64,
@@ -200,6 +208,7 @@ impl NodeGraph {
                     }
                 }
             }
+            DriverSpec::Null { size, read_zeroes } => (NodeKind::Null { size: *size, read_zeroes: *read_zeroes }, None),
             DriverSpec::FaultInject { image, rules } => {
                 let child = self.child(image)?;
                 (NodeKind::Fault(FaultRules::new(rules.clone())), Some(child))
@@ -287,6 +296,7 @@ impl NodeGraph {
             Some(Node { kind: NodeKind::File { node, .. }, .. }) => node.size,
             Some(Node { kind: NodeKind::Raw(w), .. }) => w.size,
             Some(Node { kind: NodeKind::Fault(_), child: Some(c), .. }) => self.size(*c),
+            Some(Node { kind: NodeKind::Null { size, .. }, .. }) => *size,
             _ => 0,
         }
     }
@@ -304,13 +314,28 @@ impl NodeGraph {
             match &node.kind {
                 NodeKind::File { node: f, aio } => {
                     return Some(Resolved {
-                        file: f.file.clone(),
+                        file: Some(f.file.clone()),
+                        read_zeroes: false,
                         aio: *aio,
                         base,
                         size,
                         read_only: read_only || f.read_only,
                         direct: f.direct,
                         align: f.align.max(1),
+                        no_flush: node.no_flush,
+                        fault_nodes,
+                    })
+                }
+                NodeKind::Null { read_zeroes, .. } => {
+                    return Some(Resolved {
+                        file: None,
+                        read_zeroes: *read_zeroes,
+                        aio: AioMode::Auto,
+                        base,
+                        size,
+                        read_only,
+                        direct: false,
+                        align: 1,
                         no_flush: node.no_flush,
                         fault_nodes,
                     })
