@@ -274,7 +274,8 @@ pub fn cmos_bytes(drives: [Option<(Chs, Translation)>; 4]) -> Vec<(u8, u8)> {
         let [cyl_lo, cyl_hi, ..] = chs.cyls.to_le_bytes();
         let heads = chs.heads as u8;
         out.push((type_ofs, 47));
-        let block = [cyl_lo, cyl_hi, heads, 0xff, 0xff, 0xc0 | (u8::from(chs.heads > 8) << 3), cyl_lo, cyl_hi, chs.secs as u8];
+        let block =
+            [cyl_lo, cyl_hi, heads, 0xff, 0xff, 0xc0 | (u8::from(chs.heads > 8) << 3), cyl_lo, cyl_hi, chs.secs as u8];
         out.extend(block.iter().enumerate().map(|(k, &v)| (info_ofs + k as u8, v)));
     }
     out.push((0x12, types));

@@ -58,10 +58,7 @@ mod tests {
     #[test]
     fn configuration_layout() {
         let b = get_configuration(0, PROFILE_CD_ROM).unwrap();
-        assert_eq!(
-            b,
-            vec![0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 3, 8, 0, 0x10, 0, 0, 0, 0x08, 1, 0]
-        );
+        assert_eq!(b, vec![0, 0, 0, 16, 0, 0, 0, 8, 0, 0, 3, 8, 0, 0x10, 0, 0, 0, 0x08, 1, 0]);
         let b = get_configuration(0, 0).unwrap();
         assert_eq!((b[14], b[18]), (0, 0));
         assert_eq!(get_configuration(1, 0), Err(0x24));
