@@ -94,7 +94,7 @@ impl Fdc {
             let medium = medium_sectors(block, d.backend);
             let ty = resolve_type(d.drive_type, cfg.fallback, medium);
             let mut drive = Drive::new(d.backend, ty);
-            drive.revalidate(medium, d.backend.map_or(true, |b| block.is_read_only(b)), cfg.fallback);
+            drive.revalidate(medium, d.backend.map(|b| block.is_read_only(b)).unwrap_or(true), cfg.fallback);
             drive
         });
         let mut f = Fdc {
@@ -155,7 +155,7 @@ impl Fdc {
         }
     }
 
-    pub(crate) fn to_command_phase(&mut self) {
+    pub(crate) fn enter_command_phase(&mut self) {
         self.phase = Phase::Command;
         self.cmd_pos = 0;
         self.cmd_len = 1;
@@ -163,7 +163,7 @@ impl Fdc {
         self.msr |= MSR_RQM;
     }
 
-    pub(crate) fn to_result_phase(&mut self, len: usize) {
+    pub(crate) fn enter_result_phase(&mut self, len: usize) {
         self.phase = Phase::Result;
         self.res_len = len.min(self.result.len());
         self.res_pos = 0;
@@ -173,7 +173,7 @@ impl Fdc {
     /// One result byte, the rest of the result phase as QEMU leaves it.
     fn result1(&mut self, v: u8) {
         self.result[0] = v;
-        self.to_result_phase(1);
+        self.enter_result_phase(1);
     }
 
     pub(crate) fn cur(&self) -> &Drive {
@@ -203,7 +203,7 @@ impl Fdc {
         for d in self.drives.iter_mut() {
             d.recalibrate();
         }
-        self.to_command_phase();
+        self.enter_command_phase();
         if do_irq {
             self.status0 |= ST0_RDYCHG;
             self.raise_irq(ctx);
@@ -246,11 +246,7 @@ impl Fdc {
     pub fn write_reg(&mut self, offset: u16, v: u8, dma: &mut IsaDma, ctx: &mut DevCtx) {
         match offset {
             2 => self.write_dor(v, dma, ctx),
-            3 => {
-                if self.dor & DOR_NRESET != 0 {
-                    self.tdr = v & 0x0C;
-                }
-            }
+            3 if self.dor & DOR_NRESET != 0 => self.tdr = v & 0x0C,
             4 => {
                 if self.dor & DOR_NRESET == 0 {
                     return;
@@ -266,11 +262,7 @@ impl Fdc {
                 self.dsr = v;
             }
             5 => self.write_fifo(v, dma, ctx),
-            7 => {
-                if self.dor & DOR_NRESET != 0 {
-                    self.dsr = (self.dsr & !DSR_RATE) | (v & DSR_RATE);
-                }
-            }
+            7 if self.dor & DOR_NRESET != 0 => self.dsr = (self.dsr & !DSR_RATE) | (v & DSR_RATE),
             _ => {}
         }
     }
@@ -326,7 +318,7 @@ impl Fdc {
                 self.res_pos += 1;
                 if self.res_pos >= self.res_len {
                     self.msr &= !MSR_RQM;
-                    self.to_command_phase();
+                    self.enter_command_phase();
                     self.lower_irq(ctx);
                 }
                 v
@@ -394,7 +386,7 @@ impl Fdc {
                 } else {
                     self.dor |= DOR_DMAEN;
                 }
-                self.to_command_phase();
+                self.enter_command_phase();
             }
             Command::ReadId => {
                 let head = (c[1] >> 2) & 1;
@@ -405,13 +397,13 @@ impl Fdc {
             Command::Configure => {
                 self.config = c[2];
                 self.precomp = c[3];
-                self.to_command_phase();
+                self.enter_command_phase();
             }
             Command::Perpendicular => {
                 if c[1] & 0x80 != 0 {
                     self.cur_mut().perpendicular = c[1] & 7;
                 }
-                self.to_command_phase();
+                self.enter_command_phase();
             }
             Command::Lock => {
                 self.lock = c[0] & 0x80 != 0;
@@ -432,7 +424,7 @@ impl Fdc {
                     self.precomp,
                 ];
                 self.result[..10].copy_from_slice(&r);
-                self.to_result_phase(10);
+                self.enter_result_phase(10);
             }
             Command::Version => self.result1(0x90),
             Command::PartId => self.result1(0x41),
@@ -456,7 +448,7 @@ impl Fdc {
                     0,
                 ];
                 self.result[..15].copy_from_slice(&r);
-                self.to_result_phase(15);
+                self.enter_result_phase(15);
             }
             Command::Restore => {
                 self.drives[0].track = c[3];
@@ -471,21 +463,21 @@ impl Fdc {
                 self.config = c[11];
                 self.precomp = c[12];
                 self.pwrd = c[13];
-                self.to_command_phase();
+                self.enter_command_phase();
             }
             Command::PowerDown => {
                 self.pwrd = c[1];
                 self.result1(c[1]);
             }
-            Command::Option => self.to_command_phase(),
+            Command::Option => self.enter_command_phase(),
             Command::DriveSpec => {
                 // The last parameter ends the list when bit 7 is set; bit 6
                 // asks for the drive-specification result bytes.
                 if c[5] & 0xC0 == 0xC0 {
                     self.result[..4].copy_from_slice(&[c[1], 0, 0, 0]);
-                    self.to_result_phase(4);
+                    self.enter_result_phase(4);
                 } else {
-                    self.to_command_phase();
+                    self.enter_command_phase();
                 }
             }
             Command::Invalid => self.result1(ST0_INVCMD),
@@ -493,7 +485,7 @@ impl Fdc {
     }
 
     fn seek_done(&mut self, ctx: &mut DevCtx) {
-        self.to_command_phase();
+        self.enter_command_phase();
         self.status0 |= ST0_SEEK;
         self.raise_irq(ctx);
     }
@@ -509,7 +501,7 @@ impl Fdc {
             self.result[0] = (self.status0 & !0x07) | self.cur_drv as u8;
         }
         self.result[1] = self.cur().track;
-        self.to_result_phase(2);
+        self.enter_result_phase(2);
         self.lower_irq(ctx);
         self.status0 = ST0_RDYCHG;
     }
@@ -528,7 +520,7 @@ impl Fdc {
         self.abort_xfer(dma);
         self.msr |= MSR_RQM | MSR_DIO;
         self.msr &= !MSR_NONDMA;
-        self.to_result_phase(7);
+        self.enter_result_phase(7);
         self.raise_irq(ctx);
     }
 
@@ -567,7 +559,7 @@ impl Fdc {
         let fallback = self.fallback;
         let Some(d) = self.drives.get_mut(drive) else { return };
         let medium = medium_sectors(block, d.backend);
-        let ro = d.backend.map_or(true, |b| block.is_read_only(b));
+        let ro = d.backend.map(|b| block.is_read_only(b)).unwrap_or(true);
         d.media_changed = true;
         d.revalidate(medium, ro, fallback);
     }

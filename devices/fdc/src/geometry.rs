@@ -131,7 +131,9 @@ pub fn pick_format(drive: DriveType, fallback: DriveType, sectors: u64) -> Optio
     }
     let exact = FORMATS.iter().find(|f| f.total_sectors() == sectors && (auto || f.drive == drive));
     let same_size = || {
-        FORMATS.iter().find(|f| f.total_sectors() == sectors && f.drive.is_35().is_some() && f.drive.is_35() == drive.is_35())
+        FORMATS
+            .iter()
+            .find(|f| f.total_sectors() == sectors && f.drive.is_35().is_some() && f.drive.is_35() == drive.is_35())
     };
     let by_type = || FORMATS.iter().find(|f| f.drive == own);
     exact.or_else(same_size).or_else(by_type).copied()

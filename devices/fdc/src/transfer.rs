@@ -20,7 +20,9 @@ use crate::regs::*;
 pub(crate) enum Kind {
     Data(XferKind),
     /// FORMAT TRACK: 4 ID bytes per sector in, `fill` written to each sector.
-    Format { fill: u8 },
+    Format {
+        fill: u8,
+    },
 }
 
 /// The block request the transfer waits for.
@@ -30,7 +32,10 @@ pub(crate) enum Io {
     /// Loading the sector under the head into the buffer.
     Reading,
     /// Writing the buffer; then advance by `moved` bytes (`tc`: DMA hit terminal count).
-    Writing { moved: u32, tc: bool },
+    Writing {
+        moved: u32,
+        tc: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -93,7 +98,15 @@ impl Fdc {
             return self.stop_transfer(0, 0, 0, dma, ctx);
         }
         let use_dma = self.dor & DOR_DMAEN != 0;
-        self.xfer = Some(Xfer { kind: Kind::Data(kind), dma: use_dma, len, pos: 0, buf_valid: false, io: Io::Idle, id: [0; 4] });
+        self.xfer = Some(Xfer {
+            kind: Kind::Data(kind),
+            dma: use_dma,
+            len,
+            pos: 0,
+            buf_valid: false,
+            io: Io::Idle,
+            id: [0; 4],
+        });
         if use_dma {
             self.msr &= !MSR_RQM;
             if kind == XferKind::Verify {
@@ -133,7 +146,15 @@ impl Fdc {
         }
         let use_dma = self.dor & DOR_DMAEN != 0;
         let len = 4 * u32::from(sc);
-        self.xfer = Some(Xfer { kind: Kind::Format { fill }, dma: use_dma, len, pos: 0, buf_valid: false, io: Io::Idle, id: [0; 4] });
+        self.xfer = Some(Xfer {
+            kind: Kind::Format { fill },
+            dma: use_dma,
+            len,
+            pos: 0,
+            buf_valid: false,
+            io: Io::Idle,
+            id: [0; 4],
+        });
         if use_dma {
             self.msr &= !MSR_RQM;
             dma.set_dreq(self.dma_channel, true);

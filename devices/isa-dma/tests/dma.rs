@@ -156,7 +156,7 @@ fn word_channel_counts_words_and_wraps_128k() {
     dma.write_port(0xD4, 0x04 | 1); // mask ch5
     dma.write_port(0xD8, 0);
     dma.write_port(0xD6, 0x44 | 1); // single, write, ch5
-    // Word address 0xFFFF of page 2: byte address 0x2_0000 + 0x1FFFE.
+                                    // Word address 0xFFFF of page 2: byte address 0x2_0000 + 0x1FFFE.
     dma.write_port(0xC4, 0xFF);
     dma.write_port(0xC4, 0xFF);
     dma.write_port(0x8B, 0x02);
