@@ -68,26 +68,29 @@ impl IsaFdc {
         }
     }
 
-    /// A string access on the FIFO streams bytes; anything else of width
-    /// 2 or 4 covers consecutive byte registers, like the ISA bus splits it.
-    fn ports(&self, port: u16, len: usize) -> impl Iterator<Item = u16> {
-        let stream = len > 4 && port == self.base.wrapping_add(5);
-        (0..len).map(move |i| if stream { port } else { port.wrapping_add(i as u16) })
+    /// Port of byte `i` of an access of `len` bytes at `port`: a string
+    /// access on the FIFO streams bytes; anything else of width 2 or 4
+    /// covers consecutive byte registers, as the ISA bus splits it.
+    fn port_of(&self, port: u16, len: usize, i: usize) -> u16 {
+        if len > 4 && port == self.base.wrapping_add(5) {
+            port
+        } else {
+            port.wrapping_add(i as u16)
+        }
     }
 }
 
 impl PioDevice for IsaFdc {
     fn pio_read(&mut self, port: u16, data: &mut [u8], ctx: &mut DevCtx) {
-        let ports: Vec<u16> = self.ports(port, data.len()).collect();
-        for (b, p) in data.iter_mut().zip(ports) {
-            *b = self.read_byte(p, ctx);
+        let len = data.len();
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = self.read_byte(self.port_of(port, len, i), ctx);
         }
     }
 
     fn pio_write(&mut self, port: u16, data: &[u8], ctx: &mut DevCtx) {
-        let ports: Vec<u16> = self.ports(port, data.len()).collect();
-        for (&b, p) in data.iter().zip(ports) {
-            self.write_byte(p, b, ctx);
+        for (i, &b) in data.iter().enumerate() {
+            self.write_byte(self.port_of(port, data.len(), i), b, ctx);
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod drive;
 pub mod fuzzing;
 pub mod geometry;
 mod isa;
+mod media;
 mod regs;
 mod transfer;
 
