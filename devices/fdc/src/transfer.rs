@@ -236,7 +236,7 @@ impl Fdc {
     fn verify_walk(&mut self, dma: &mut IsaDma, ctx: &mut DevCtx) {
         while let Some(x) = self.xfer.as_ref() {
             let rel = x.pos % SECTOR as u32;
-            let n = (SECTOR as u32 - rel).min(x.len - x.pos);
+            let n = (SECTOR as u32 - rel).min(x.len.saturating_sub(x.pos));
             if !self.advance(n, false, dma, ctx) {
                 return;
             }
@@ -254,7 +254,7 @@ impl Fdc {
             }
             let ch = self.dma_channel;
             let rel = (x.pos % SECTOR as u32) as usize;
-            let want = (SECTOR - rel).min((x.len - x.pos) as usize);
+            let want = (SECTOR - rel).min(x.len.saturating_sub(x.pos) as usize);
             let (kind, buf_valid) = (x.kind, x.buf_valid);
             match kind {
                 Kind::Format { fill } => {
