@@ -69,9 +69,7 @@ impl Channel {
             self.raise_irq(ctx);
             return;
         };
-        if f.dsc {
-            self.slots[u].status |= DSC;
-        }
+        self.slots[u].status = DRDY | BSY;
         self.slots[u].error = 0;
         self.pio_pos = 0;
         if self.run_command(cmd, is_cd, ctx) {
@@ -112,10 +110,10 @@ impl Channel {
                 let mult = self.drive().map_or(0, |d| d.mult_sectors);
                 self.cmd_read_pio(cmd == 0x29, mult, ctx)
             }
-            0x30 | 0x31 | 0x34 | 0x3C => self.cmd_write_pio(cmd == 0x34, 1),
+            0x30 | 0x31 | 0x34 | 0x3C => self.cmd_write_pio(cmd == 0x34, 1, ctx),
             0xC5 | 0x39 => {
                 let mult = self.drive().map_or(0, |d| d.mult_sectors);
-                self.cmd_write_pio(cmd == 0x39, mult)
+                self.cmd_write_pio(cmd == 0x39, mult, ctx)
             }
             0xC8 | 0xC9 | 0x25 => self.cmd_rw_dma(DmaOp::Read, cmd == 0x25, ctx),
             0xCA | 0xCB | 0x35 => self.cmd_rw_dma(DmaOp::Write, cmd == 0x35, ctx),

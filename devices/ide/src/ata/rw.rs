@@ -51,6 +51,11 @@ impl Channel {
             return true;
         }
         self.slots[self.job_unit].tf.lba48_transform(lba48);
+        // The whole request must lie on the medium: otherwise no DRQ at all.
+        if self.checked_range(self.slots[self.job_unit].tf.nsector, ctx).is_none() {
+            self.abort();
+            return true;
+        }
         self.job = Job::SectorRead { per_block };
         self.sector_read(per_block, ctx);
         false
@@ -103,13 +108,17 @@ impl Channel {
         self.raise_irq(ctx);
     }
 
-    pub(crate) fn cmd_write_pio(&mut self, lba48: bool, per_block: u32) -> bool {
+    pub(crate) fn cmd_write_pio(&mut self, lba48: bool, per_block: u32, ctx: &mut DevCtx) -> bool {
         if !self.has_backend() || per_block == 0 {
             self.abort();
             return true;
         }
+        self.slots[self.job_unit].tf.lba48_transform(lba48);
+        if self.checked_range(self.slots[self.job_unit].tf.nsector, ctx).is_none() {
+            self.abort();
+            return true;
+        }
         let s = &mut self.slots[self.job_unit];
-        s.tf.lba48_transform(lba48);
         s.status = DSC | DRDY;
         let n = s.tf.nsector.min(per_block);
         self.transfer_start(n as usize * 512, true, Job::SectorWrite { per_block });
