@@ -123,7 +123,8 @@ pub fn scatter(mem: &GuestMemoryMmap, prds: &[Prd], mut data: &[u8]) -> Result<(
         }
         let n = (p.len as usize).min(data.len());
         let (head, rest) = data.split_at(n);
-        mem.write_slice(head, GuestAddress(p.addr)).map_err(|_| DmaError::BufferOutsideRam { addr: p.addr, len: n as u64 })?;
+        mem.write_slice(head, GuestAddress(p.addr))
+            .map_err(|_| DmaError::BufferOutsideRam { addr: p.addr, len: n as u64 })?;
         data = rest;
     }
     Ok(())
@@ -140,7 +141,8 @@ pub fn gather(mem: &GuestMemoryMmap, prds: &[Prd], len: usize, out: &mut Vec<u8>
         }
         let n = (p.len as usize).min(len - done);
         let dst = out.get_mut(done..done + n).ok_or(DmaError::BufferOutsideRam { addr: p.addr, len: n as u64 })?;
-        mem.read_slice(dst, GuestAddress(p.addr)).map_err(|_| DmaError::BufferOutsideRam { addr: p.addr, len: n as u64 })?;
+        mem.read_slice(dst, GuestAddress(p.addr))
+            .map_err(|_| DmaError::BufferOutsideRam { addr: p.addr, len: n as u64 })?;
         done += n;
     }
     Ok(())

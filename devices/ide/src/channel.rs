@@ -29,8 +29,12 @@ pub(crate) enum Job {
     Idle,
     /// One PIO-in block (IDENTIFY, SMART data); the transfer just stops.
     PioIn,
-    SectorRead { per_block: u32 },
-    SectorWrite { per_block: u32 },
+    SectorRead {
+        per_block: u32,
+    },
+    SectorWrite {
+        per_block: u32,
+    },
     /// ATA DMA, waiting for the engine or running.
     Dma(DmaOp),
     Flush,
@@ -178,7 +182,15 @@ impl Channel {
         let hob = self.devctl & CTL_HOB != 0;
         let s = &self.slots[self.unit];
         let tf = &s.tf;
-        let pick = |cur: u8, prev: u8| if !any { 0 } else if hob { prev } else { cur };
+        let pick = |cur: u8, prev: u8| {
+            if !any {
+                0
+            } else if hob {
+                prev
+            } else {
+                cur
+            }
+        };
         match reg {
             1 => {
                 if !any || absent {
@@ -314,7 +326,7 @@ impl Channel {
             }
             self.pio_pos += take;
             // A block ending inside an access unit: the rest of the unit is 0.
-            let pad = if take % unit != 0 { (unit - take % unit).min(rest.len() - take) } else { 0 };
+            let pad = if !take.is_multiple_of(unit) { (unit - take % unit).min(rest.len() - take) } else { 0 };
             rest[take..take + pad].fill(0);
             off += take + pad;
             if self.pio_pos >= self.pio_end {
@@ -337,7 +349,7 @@ impl Channel {
                 dst.copy_from_slice(&rest[..take]);
             }
             self.pio_pos += take;
-            let pad = if take % unit != 0 { (unit - take % unit).min(rest.len() - take) } else { 0 };
+            let pad = if !take.is_multiple_of(unit) { (unit - take % unit).min(rest.len() - take) } else { 0 };
             off += take + pad;
             if self.pio_pos >= self.pio_end {
                 self.slots[self.unit].status &= !DRQ;

@@ -59,7 +59,12 @@ impl Default for Ide {
 
 impl Ide {
     pub fn new() -> Self {
-        Ide { pci: PciConfig::new(), channels: [Channel::new(0), Channel::new(1)], drives_attached: 0, events: Vec::new() }
+        Ide {
+            pci: PciConfig::new(),
+            channels: [Channel::new(0), Channel::new(1)],
+            drives_attached: 0,
+            events: Vec::new(),
+        }
     }
 
     /// Put a drive at `channel` (0/1) `unit` (0 master, 1 slave). Attach in
@@ -162,7 +167,13 @@ impl Ide {
     }
 
     /// QMP blockdev-open-tray / eject's first half.
-    pub fn open_tray(&mut self, channel: usize, unit: usize, force: bool, ctx: &mut DevCtx) -> Result<OpenTray, IdeError> {
+    pub fn open_tray(
+        &mut self,
+        channel: usize,
+        unit: usize,
+        force: bool,
+        ctx: &mut DevCtx,
+    ) -> Result<OpenTray, IdeError> {
         let r = self.cdrom(channel, unit)?.open_tray(force);
         self.after_media_op(channel, unit, (r == OpenTray::Opened).then_some(true), ctx);
         Ok(r)
@@ -258,6 +269,9 @@ impl Ide {
 
 impl PioDevice for Ide {
     fn pio_read(&mut self, port: u16, data: &mut [u8], ctx: &mut DevCtx) {
+        if data.is_empty() {
+            return;
+        }
         match self.decode(port) {
             Some(Target::Cmd(c, 0)) if data.len() > 1 => self.channel(c).data_read(data, ctx),
             Some(Target::Bm(c, off)) => self.channel(c).bm.read(off, data),
@@ -276,6 +290,9 @@ impl PioDevice for Ide {
     }
 
     fn pio_write(&mut self, port: u16, data: &[u8], ctx: &mut DevCtx) {
+        if data.is_empty() {
+            return;
+        }
         match self.decode(port) {
             Some(Target::Cmd(c, 0)) if data.len() > 1 => self.channel(c).data_write(data, ctx),
             Some(Target::Bm(c, off)) => match (off, data.len()) {

@@ -226,7 +226,10 @@ fn backend_error_sets_err() {
         read_only: false,
         direct: false,
         no_flush: false,
-        driver: DriverSpec::FaultInject { image: ChildSpec::Inline(Box::new(NodeSpec::file(&path))), rules: vec![rule] },
+        driver: DriverSpec::FaultInject {
+            image: ChildSpec::Inline(Box::new(NodeSpec::file(&path))),
+            rules: vec![rule],
+        },
     };
     h.env.layer.open_medium(be, &spec).unwrap();
     h.ide.attach(0, 0, IdeDriveConfig::disk(be, 1, 2, 16)).unwrap();

@@ -47,7 +47,7 @@ fn trim_and_trim_out_of_range() {
     let entries: Vec<u8> = [(4u64, 2u64), (0, 0), (10, 1)]
         .iter()
         .flat_map(|&(lba, n)| (lba | n << 48).to_le_bytes())
-        .chain(std::iter::repeat(0).take(512 - 24))
+        .chain(std::iter::repeat_n(0, 512 - 24))
         .collect();
     h.mem_write(BUF, &entries);
     assert_eq!(h.dma(0x06, 0, 1, &[(BUF as u32, 512 | EOT)], false), BM_INTR);
@@ -55,7 +55,7 @@ fn trim_and_trim_out_of_range() {
     assert_eq!(h.dma(READ_DMA, 4, 2, &[(BUF as u32 + 0x1000, 1024 | EOT)], false), BM_INTR);
     assert_eq!(h.mem_read(BUF + 0x1000, 1024), vec![0; 1024], "trimmed sectors read as zeroes");
     // A range reaching past the last sector.
-    let bad: Vec<u8> = (60u64 | 8 << 48).to_le_bytes().into_iter().chain(std::iter::repeat(0).take(504)).collect();
+    let bad: Vec<u8> = (60u64 | 8 << 48).to_le_bytes().into_iter().chain(std::iter::repeat_n(0, 504)).collect();
     h.mem_write(BUF, &bad);
     let st = h.dma(0x06, 0, 1, &[(BUF as u32, 512 | EOT)], false);
     assert_eq!(st & BM_ACTIVE, 0);
