@@ -102,7 +102,7 @@ fn model_workload(aio: AioMode, mode: CacheMode) {
                 continue;
             }
             // Odd guest offsets exercise the O_DIRECT bounce path.
-            let misalign = if rng.next() % 3 == 0 { 8 } else { 0 };
+            let misalign = if rng.next().is_multiple_of(3) { 8 } else { 0 };
             if gpos + misalign + len > guest.len() {
                 break;
             }
@@ -116,7 +116,7 @@ fn model_workload(aio: AioMode, mode: CacheMode) {
             gpos += misalign + len;
             gpos = gpos.div_ceil(512) * 512;
         }
-        for (i, &(op, off, len, g)) in batch.iter().enumerate() {
+        for (i, &(op, _, len, g)) in batch.iter().enumerate() {
             if op == Op::Write {
                 let data = pattern(len, (round * 8 + i) as u8);
                 guest[g..g + len].copy_from_slice(&data);

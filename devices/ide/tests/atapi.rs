@@ -115,7 +115,6 @@ fn device_reset_and_srst_signature() {
 }
 
 #[test]
-#[ignore = "needs atapi command logic"]
 fn test_unit_ready_on_empty_drive_fails_not_ready() {
     let mut h = H::empty();
     h.ide.attach(1, 0, IdeDriveConfig::cdrom(None, None)).unwrap();
@@ -127,7 +126,6 @@ fn test_unit_ready_on_empty_drive_fails_not_ready() {
 }
 
 #[test]
-#[ignore = "needs atapi command logic"]
 fn test_unit_ready_with_medium_succeeds() {
     let (mut h, _) = cd();
     packet(&mut h, 0, 0, &[0; 12]);
@@ -136,7 +134,6 @@ fn test_unit_ready_with_medium_succeeds() {
 }
 
 #[test]
-#[ignore = "needs atapi command logic"]
 fn pio_read_with_limit_5120_comes_in_four_blocks() {
     let (mut h, iso) = cd();
     h.env.irq.clear_changes();
@@ -159,7 +156,6 @@ fn pio_read_with_limit_5120_comes_in_four_blocks() {
 }
 
 #[test]
-#[ignore = "needs atapi command logic"]
 fn dma_read() {
     let (mut h, iso) = cd();
     let bm = BM + 8;

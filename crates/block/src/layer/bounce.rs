@@ -37,9 +37,9 @@ pub(crate) fn payload_iovecs(p: &mut Payload) -> Vec<IoVec> {
 /// Whether the request can go to an O_DIRECT file as is.
 pub(crate) fn is_aligned(iov: &[IoVec], offset: u64, len: u64, align: usize) -> bool {
     let a = align as u64;
-    offset % a == 0
-        && len % a == 0
-        && iov.iter().all(|v| (v.base() as usize) % align == 0 && v.len() % align == 0)
+    offset.is_multiple_of(a)
+        && len.is_multiple_of(a)
+        && iov.iter().all(|v| (v.base() as usize).is_multiple_of(align) && v.len().is_multiple_of(align))
 }
 
 /// An aligned copy covering `[file_offset, file_offset + buf.len())`; the
