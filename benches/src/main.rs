@@ -4,6 +4,7 @@
 //! build on a number.
 
 mod backend;
+mod devices;
 mod harness;
 mod histogram;
 mod throttle;
@@ -12,6 +13,7 @@ use harness::Opts;
 
 const BENCHES: &[(&str, &str)] = &[
     ("backend", "block layer + io_uring vs fio: 4k QD1/QD32 random read, 1M sequential read/write"),
+    ("devices", "ns of IDE device work per 4 KiB DMA read and per PIO sector (null backend)"),
     ("histogram", "ns per latency recorded into stats + histogram"),
     ("throttle", "configured vs achieved throttle rate (bps, iops, burst, group) vs QEMU's throttle"),
 ];
@@ -31,6 +33,7 @@ fn main() {
     for name in names {
         let r = match name {
             "backend" => backend::run(&opts),
+            "devices" => devices::run(&opts),
             "histogram" => histogram::run(&opts),
             "throttle" => throttle::run(&opts),
             other => {

@@ -392,7 +392,7 @@ impl Fdc {
                 let head = (c[1] >> 2) & 1;
                 self.cur_mut().head = head;
                 self.msr &= !MSR_RQM;
-                self.read_id_deadline = Some(ctx.now_ns.saturating_add(READ_ID_DELAY_NS));
+                self.read_id_deadline = Some(ctx.now_ns().saturating_add(READ_ID_DELAY_NS));
             }
             Command::Configure => {
                 self.config = c[2];
@@ -534,7 +534,7 @@ impl Fdc {
     /// Run what is due at `ctx.now_ns`.
     pub fn on_timer(&mut self, dma: &mut IsaDma, ctx: &mut DevCtx) {
         let Some(t) = self.read_id_deadline else { return };
-        if ctx.now_ns < t {
+        if ctx.now_ns() < t {
             return;
         }
         self.read_id_deadline = None;

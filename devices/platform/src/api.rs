@@ -1,7 +1,7 @@
 //! The device-side interfaces.
 
 use ironide_block::layer::{BackendId, BlockIo};
-use ironide_block::Completion;
+use ironide_block::{Clock, Completion};
 use vm_memory::GuestMemoryMmap;
 
 /// Interrupt lines as the device sees them (ISA IRQ numbers for the
@@ -16,8 +16,15 @@ pub struct DevCtx<'a> {
     pub block: &'a mut dyn BlockIo,
     pub mem: &'a GuestMemoryMmap,
     pub irq: &'a mut dyn IrqSink,
-    /// The injected clock's time (virtual under qtest).
-    pub now_ns: u64,
+    /// The injected clock (virtual under qtest). Read it only when needed:
+    /// a clock read costs more than most port accesses.
+    pub clock: &'a dyn Clock,
+}
+
+impl DevCtx<'_> {
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
 }
 
 /// A device on the port I/O bus. `data.len()` is the access width (1, 2 or

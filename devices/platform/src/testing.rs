@@ -37,7 +37,7 @@ impl TestEnv {
     }
 
     pub fn ctx(&mut self) -> DevCtx<'_> {
-        DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, now_ns: self.clock.now_ns() }
+        DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock }
     }
 
     /// Write `data` to a new image file and return its path.
@@ -68,7 +68,7 @@ impl TestEnv {
             self.layer.process_completions(|id, c| got.push((id, c)));
             let idle = got.is_empty();
             for (id, c) in got {
-                let mut ctx = DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, now_ns: self.clock.now_ns() };
+                let mut ctx = DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
                 dev.complete(id, c, &mut ctx);
             }
             if idle {
