@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ironide_block::engine::AioMode;
 use ironide_block::layer::{BackendId, BlockLayer, NodeSpec};
-use ironide_block::{Clock, VirtualClock};
+use ironide_block::VirtualClock;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 
 use crate::api::{BlockClient, DevCtx, IrqLog};
