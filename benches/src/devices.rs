@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ironide_block::layer::{BackendId, BlockLayer, DriverSpec, NodeSpec};
-use ironide_block::{Clock, RealClock};
+use ironide_block::RealClock;
 use ironide_dev_ide::{Ide, IdeDriveConfig};
 use ironide_dev_platform::{BlockClient, DevCtx, IrqLog, PioDevice};
 use serde_json::json;
@@ -48,7 +48,7 @@ impl Rig {
         // PCI: I/O + bus master on, BAR4 at 0xC000.
         ide.config_write(0x20, &(BM as u32 | 1).to_le_bytes());
         ide.config_write(0x04, &0x0005u16.to_le_bytes());
-        let mut rig = Rig { mem, layer, irq: IrqLog::default(), ide, clock };
+        let rig = Rig { mem, layer, irq: IrqLog::default(), ide, clock };
         // One PRD: 4 KiB at BUF, end of table.
         rig.mem.write_obj(BUF as u32, GuestAddress(PRDT)).map_err(std::io::Error::other)?;
         rig.mem.write_obj(4096u32 | 0x8000_0000, GuestAddress(PRDT + 4)).map_err(std::io::Error::other)?;
