@@ -1,1 +1,4 @@
-//! Placeholder: filled by a later issue (see docs/architecture.md).
+//! ironide's machine: the pc board around the device models, under KVM or
+//! the qtest protocol, configured from a QEMU-compatible command line.
+
+pub mod config;
