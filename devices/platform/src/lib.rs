@@ -8,13 +8,16 @@
 //! about KVM, threads or sockets.
 
 pub mod api;
+pub mod cmos;
 pub mod i440fx;
 pub mod pci;
 pub mod piix3;
 pub mod request;
+pub mod rtc_time;
 pub mod testing;
 
 pub use api::{BlockClient, DevCtx, IrqLog, IrqSink, PioDevice};
+pub use cmos::{pc_bios_bytes, Cmos, WallClock};
 pub use i440fx::I440fx;
 pub use pci::{BarKind, ConfigSpace, PciAddr, PciConfigAddress, PciFunction};
 pub use piix3::{Elcr, Piix3Isa};
