@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod cmos;
+pub mod fw_cfg;
 pub mod i440fx;
 pub mod pci;
 pub mod piix3;
@@ -18,6 +19,7 @@ pub mod testing;
 
 pub use api::{BlockClient, DevCtx, IrqLog, IrqSink, PioDevice};
 pub use cmos::{pc_bios_bytes, Cmos, WallClock};
+pub use fw_cfg::{E820Entry, FwCfg, FwCfgError};
 pub use i440fx::I440fx;
 pub use pci::{BarKind, ConfigSpace, PciAddr, PciConfigAddress, PciFunction};
 pub use piix3::{Elcr, Piix3Isa};
