@@ -160,7 +160,7 @@ impl FwCfg {
     }
 
     fn item(&self, key: u16) -> Option<&[u8]> {
-        if key >= KEY_FILE_FIRST && key < 0x4000 {
+        if (KEY_FILE_FIRST..0x4000).contains(&key) {
             if let Some(d) = self.files.values().nth((key - KEY_FILE_FIRST) as usize) {
                 return Some(d);
             }
