@@ -84,7 +84,9 @@ impl FwCfg {
     /// The pc machine's items: signature, ID 1 (no DMA), RAM size, CPU
     /// counts, boot menu, IRQ 0 override, "etc/e820" (KVM layout) and, when
     /// a splash time is given, "etc/boot-menu-wait".
-    pub fn new(ram_below_4g: u64, ram_above_4g: u64, cpus: u16, boot_menu: bool, splash_ms: Option<u16>) -> Self {
+    /// `cpus` beyond 65535 are clamped (the items are 16-bit).
+    pub fn new(ram_below_4g: u64, ram_above_4g: u64, cpus: u32, boot_menu: bool, splash_ms: Option<u16>) -> Self {
+        let cpus = u16::try_from(cpus).unwrap_or(u16::MAX);
         let mut f = FwCfg { items: BTreeMap::new(), files: BTreeMap::new(), selector: 0, offset: 0 };
         f.items.insert(KEY_SIGNATURE, b"QEMU".to_vec());
         f.items.insert(KEY_ID, 1u32.to_le_bytes().to_vec());
