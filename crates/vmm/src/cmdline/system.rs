@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(memory(&o("-m", "64M")).unwrap(), 64 << 20);
         assert_eq!(memory(&o("-m", "1G")).unwrap(), 1 << 30);
         assert_eq!(memory(&o("-m", "size=256M")).unwrap(), 256 << 20);
-        assert_eq!(memory(&o("-m", "1000k")).unwrap(), 1007616);
+        assert_eq!(memory(&o("-m", "1001k")).unwrap(), 126 * 8192);
         assert_eq!(memory(&o("-m", "0")).unwrap_err().to_string(), "-m 0: invalid RAM size '0'");
         assert!(memory(&o("-m", "lots")).is_err());
         assert_eq!(smp(&o("-smp", "1")).unwrap(), 1);
