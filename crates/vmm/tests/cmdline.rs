@@ -67,7 +67,10 @@ fn side_by_side_command_line_of_guest_images() {
     let m = b.medium.as_ref().unwrap();
     assert!(matches!(&m.driver, DriverSpec::Raw { file: ChildSpec::Inline(f), .. }
         if matches!(&f.driver, DriverSpec::File { filename, .. } if filename == &PathBuf::from("hd.img"))));
-    assert_eq!((b.werror, b.rerror, b.cache, b.write_cache), (ErrorAction::Enospc, ErrorAction::Report, CacheMode::Writeback, true));
+    assert_eq!(
+        (b.werror, b.rerror, b.cache, b.write_cache),
+        (ErrorAction::Enospc, ErrorAction::Report, CacheMode::Writeback, true)
+    );
     // QEMU's own spelling of the boot-menu comparison.
     let c = ok("-M pc -boot menu=on,splash-time=2500 -nodefaults");
     assert_eq!((c.boot.menu, c.boot.splash_time_ms), (Some(true), Some(2500)));
@@ -127,7 +130,8 @@ fn defaults_without_and_with_nodefaults() {
 
 #[test]
 fn drive_index_bus_unit_and_names() {
-    let c = ok("-nodefaults -drive file=a,index=0 -drive file=b,index=1 -drive media=cdrom,index=2 -drive file=d,index=3");
+    let c =
+        ok("-nodefaults -drive file=a,index=0 -drive file=b,index=1 -drive media=cdrom,index=2 -drive file=d,index=3");
     assert_eq!(ide(&c, 0, 0), Some((s("ide0-hd0"), false, None)));
     assert_eq!(ide(&c, 0, 1), Some((s("ide0-hd1"), false, None)));
     assert_eq!(ide(&c, 1, 0), Some((s("ide1-cd0"), true, None)));
@@ -179,7 +183,10 @@ bios-chs-trans=none,write-cache=off,wwn=0x1234,discard_granularity=512");
     let b = backend(&c, p);
     assert_eq!((b.name.as_str(), b.node.as_deref(), b.medium.is_none(), b.read_only), ("", Some("r0"), true, true));
     assert_eq!((p.qdev_id.as_deref(), p.serial.as_deref(), p.model.as_deref()), (Some("d1"), Some("SER"), Some("MOD")));
-    assert_eq!((p.chs, p.trans, p.write_cache, p.wwn), (Some((100, 16, 63)), BiosChsTrans::None, Some(false), Some(0x1234)));
+    assert_eq!(
+        (p.chs, p.trans, p.write_cache, p.wwn),
+        (Some((100, 16, 63)), BiosChsTrans::None, Some(false), Some(0x1234))
+    );
     assert_eq!(p.discard_granularity, Some(512));
 
     // An ide-cd with neither unit nor drive takes the first free unit, empty.
@@ -196,7 +203,8 @@ bios-chs-trans=none,write-cache=off,wwn=0x1234,discard_granularity=512");
     let f = c.layout.floppy[0].as_ref().unwrap();
     assert_eq!((f.qdev_id.as_deref(), f.drive_type), (Some("floppy0"), FloppyDriveType::D144));
     assert!(c.layout.backends[f.backend.unwrap()].medium.is_none());
-    let c = ok("-nodefaults -drive if=none,id=fd,file=f.img -device floppy,drive=fd,unit=1 -global isa-fdc.fallback=144");
+    let c =
+        ok("-nodefaults -drive if=none,id=fd,file=f.img -device floppy,drive=fd,unit=1 -global isa-fdc.fallback=144");
     assert_eq!(floppy_name(&c, 1).as_deref(), Some("fd"));
     assert_eq!(c.layout.fdc_fallback, FloppyDriveType::D144);
     // A media=cdrom if=none drive behind an ide-cd.
@@ -220,7 +228,8 @@ fn debugcon_serial_chardev_objects_kernel() {
     assert_eq!(c.layout.throttle_groups[0].0, "tg");
     assert_eq!(c.layout.throttle_groups[0].1.limit(BucketKind::BpsTotal).avg, 1_000_000);
 
-    let c = parse(&[s("-kernel"), s("bzImage"), s("-initrd"), s("initrd.gz"), s("-append"), s("console=ttyS0 -v")]).unwrap();
+    let c = parse(&[s("-kernel"), s("bzImage"), s("-initrd"), s("initrd.gz"), s("-append"), s("console=ttyS0 -v")])
+        .unwrap();
     assert_eq!(c.kernel, Some(PathBuf::from("bzImage")));
     assert_eq!(c.initrd, Some(PathBuf::from("initrd.gz")));
     assert_eq!(c.append.as_deref(), Some("console=ttyS0 -v"));
@@ -283,11 +292,21 @@ fn double_dash_and_demo_detection() {
     let c = ok("--nodefaults --m 64M --machine pc --drive file=a");
     assert_eq!(c.ram_bytes, 64 << 20);
     assert!(!c.demo && c.nodefaults);
-    for a in ["-m 1G -display none -nographic -name x -serial stdio", "-qmp unix:/q,server=on,wait=off", "-M pc -cpu host"] {
+    for a in
+        ["-m 1G -display none -nographic -name x -serial stdio", "-qmp unix:/q,server=on,wait=off", "-M pc -cpu host"]
+    {
         assert!(ok(a).demo, "{a}");
     }
-    for a in ["-hda x", "-cdrom x", "-fda x", "-blockdev driver=null-co,node-name=n", "-device isa-debug-exit",
-        "-kernel k", "-qtest unix:/q", "-drive if=none"] {
+    for a in [
+        "-hda x",
+        "-cdrom x",
+        "-fda x",
+        "-blockdev driver=null-co,node-name=n",
+        "-device isa-debug-exit",
+        "-kernel k",
+        "-qtest unix:/q",
+        "-drive if=none",
+    ] {
         assert!(!ok(a).demo, "{a}");
     }
 }
@@ -302,31 +321,55 @@ fn every_error_class() {
     // Sub-options.
     assert_eq!(err("-drive file=x,if=scsi"), "-drive file=x,if=scsi: invalid if= value 'scsi'");
     assert_eq!(err("-drive file=x,colour=red"), "-drive file=x,colour=red: invalid parameter 'colour'");
-    assert_eq!(err("-drive file=x,readonly=2"), "-drive file=x,readonly=2: parameter 'readonly' expects 'on' or 'off', not '2'");
-    assert_eq!(err("-drive file=x,index=one"), "-drive file=x,index=one: parameter 'index' expects a number, not 'one'");
+    assert_eq!(
+        err("-drive file=x,readonly=2"),
+        "-drive file=x,readonly=2: parameter 'readonly' expects 'on' or 'off', not '2'"
+    );
+    assert_eq!(
+        err("-drive file=x,index=one"),
+        "-drive file=x,index=one: parameter 'index' expects a number, not 'one'"
+    );
     assert_eq!(err("-m 12Q"), "-m 12Q: invalid RAM size '12Q'");
-    assert_eq!(err("-blockdev driver=null-co,node-name=n,size=huge"), "-blockdev driver=null-co,node-name=n,size=huge: Parameter 'size' expects a number, not 'huge'");
+    assert_eq!(
+        err("-blockdev driver=null-co,node-name=n,size=huge"),
+        "-blockdev driver=null-co,node-name=n,size=huge: Parameter 'size' expects a number, not 'huge'"
+    );
     assert_eq!(err("-device isa-debugcon"), "-device isa-debugcon: parameter 'chardev' is missing");
     assert_eq!(err("-device nvme"), "-device nvme: 'nvme' is not a valid device model name");
     // Placement.
     assert_eq!(err("-hda a -drive file=b,index=0"), "-drive file=b,index=0: drive with bus=0, unit=0 (index=0) exists");
     assert_eq!(err("-drive file=b,index=4"), "-drive file=b,index=4: index 4 out of range (0 to 3)");
-    assert_eq!(err("-drive file=b,if=floppy,index=2"), "-drive file=b,if=floppy,index=2: index 2 out of range (0 to 1)");
+    assert_eq!(
+        err("-drive file=b,if=floppy,index=2"),
+        "-drive file=b,if=floppy,index=2: index 2 out of range (0 to 1)"
+    );
     assert_eq!(err("-drive file=b,bus=2"), "-drive file=b,bus=2: bus 2 too big (max is 1)");
     assert_eq!(err("-drive file=b,unit=2"), "-drive file=b,unit=2: unit 2 too big (max is 1)");
     assert_eq!(err("-drive file=b,if=floppy,bus=1"), "-drive file=b,if=floppy,bus=1: bus 1 too big (max is 0)");
-    assert_eq!(err("-nodefaults -hda a -hdb b -hdc c -hdd d -drive file=e"), "-drive file=e: no free slot left for this drive");
+    assert_eq!(
+        err("-nodefaults -hda a -hdb b -hdc c -hdd d -drive file=e"),
+        "-drive file=e: no free slot left for this drive"
+    );
     assert_eq!(err("-drive file=a,id=x -drive file=b,id=x"), "-drive file=b,id=x: Duplicate ID 'x' for drive");
     assert_eq!(err("-drive if=ide"), "-drive if=ide: Device needs media, but drive is empty");
     assert_eq!(err("-device ide-hd,drive=nope"), "-device ide-hd,drive=nope: Property 'drive' can't find value 'nope'");
-    assert_eq!(err("-hda a -device ide-hd,drive=ide0-hd0"), "-device ide-hd,drive=ide0-hd0: Property 'drive' can't take value 'ide0-hd0', it's in use");
+    assert_eq!(
+        err("-hda a -device ide-hd,drive=ide0-hd0"),
+        "-device ide-hd,drive=ide0-hd0: Property 'drive' can't take value 'ide0-hd0', it's in use"
+    );
     assert_eq!(
         err("-drive if=none,id=d,file=a -device ide-hd,drive=d -device ide-cd,drive=d"),
         "-device ide-cd,drive=d: Property 'drive' can't take value 'd', it's in use"
     );
-    assert_eq!(err("-drive if=none,id=d -device ide-hd,drive=d"), "-device ide-hd,drive=d: Device needs media, but drive is empty");
+    assert_eq!(
+        err("-drive if=none,id=d -device ide-hd,drive=d"),
+        "-device ide-hd,drive=d: Device needs media, but drive is empty"
+    );
     assert_eq!(err("-device ide-hd"), "-device ide-hd: drive property not set (ide-hd needs a drive)");
-    assert_eq!(err("-hda a -device ide-cd,bus=ide.0,unit=0"), "-device ide-cd,bus=ide.0,unit=0: IDE unit 0 on bus ide.0 is in use");
+    assert_eq!(
+        err("-hda a -device ide-cd,bus=ide.0,unit=0"),
+        "-device ide-cd,bus=ide.0,unit=0: IDE unit 0 on bus ide.0 is in use"
+    );
     assert_eq!(err("-hda a -hdb b -device ide-cd,bus=ide.0"), "-device ide-cd,bus=ide.0: IDE bus ide.0 is full");
     assert_eq!(err("-device ide-cd,bus=ide.3"), "-device ide-cd,bus=ide.3: Bus 'ide.3' not found");
     assert_eq!(err("-fda a -device floppy,unit=0"), "-device floppy,unit=0: Floppy unit 0 is in use");
@@ -341,11 +384,17 @@ fn every_error_class() {
     );
     assert_eq!(err("-device isa-debugcon,chardev=c"), "-device isa-debugcon,chardev=c: chardev 'c' not found");
     assert_eq!(err("-mon chardev=c,mode=control"), "-mon chardev=c,mode=control: chardev 'c' not found");
-    assert_eq!(err("-serial pty"), "-serial pty: character device 'pty' is not supported (use stdio, null, none or file:PATH)");
+    assert_eq!(
+        err("-serial pty"),
+        "-serial pty: character device 'pty' is not supported (use stdio, null, none or file:PATH)"
+    );
     assert_eq!(err("-serial null -serial stdio"), "-serial stdio: only one -serial (COM1) is supported");
     assert_eq!(err("-display gtk"), "-display gtk: display 'gtk' is not supported (only none)");
     assert_eq!(err("-vga std"), "-vga std: VGA 'std' is not supported (only none)");
-    assert_eq!(err("-object memory-backend-ram,id=m"), "-object memory-backend-ram,id=m: invalid object type: memory-backend-ram");
+    assert_eq!(
+        err("-object memory-backend-ram,id=m"),
+        "-object memory-backend-ram,id=m: invalid object type: memory-backend-ram"
+    );
     assert_eq!(err("-object pr-manager-helper,id=p"), "-object pr-manager-helper,id=p: parameter 'path' is missing");
     assert_eq!(err("-global isa-fdc.fallback=999"), "-global isa-fdc.fallback=999: invalid fallback= value '999'");
     assert_eq!(err("-qtest tcp:1"), "-qtest tcp:1: expected unix:PATH");
@@ -365,15 +414,70 @@ proptest! {
 
 fn word() -> impl Strategy<Value = String> {
     let opts = prop::sample::select(vec![
-        "-drive", "-device", "-blockdev", "-hda", "-cdrom", "-fda", "-m", "-smp", "-machine", "-accel", "-serial",
-        "-chardev", "-mon", "-qmp", "-qtest", "-boot", "-global", "-object", "-nodefaults", "-nographic", "-kernel",
-        "-initrd", "-append", "--drive", "-", "--", "-display",
+        "-drive",
+        "-device",
+        "-blockdev",
+        "-hda",
+        "-cdrom",
+        "-fda",
+        "-m",
+        "-smp",
+        "-machine",
+        "-accel",
+        "-serial",
+        "-chardev",
+        "-mon",
+        "-qmp",
+        "-qtest",
+        "-boot",
+        "-global",
+        "-object",
+        "-nodefaults",
+        "-nographic",
+        "-kernel",
+        "-initrd",
+        "-append",
+        "--drive",
+        "-",
+        "--",
+        "-display",
     ]);
     let keys = prop::sample::select(vec![
-        "file=", "if=", "index=", "bus=", "unit=", "media=", "id=", "drive=", "node-name=", "driver=", "filename=",
-        "file.", "throttling.bps-total=", "throttling.iops-size=", "cache=", "aio=", "ide-hd,", "ide-cd,", "floppy,",
-        "isa-debugcon,", "unix:", "server", "nowait", "chardev=", "{\"driver\":", "rules.0.iotype=", "read-only=",
-        "size=", "cyls=", "wwn=", "ide.", "0x", ",,", ",", "=",
+        "file=",
+        "if=",
+        "index=",
+        "bus=",
+        "unit=",
+        "media=",
+        "id=",
+        "drive=",
+        "node-name=",
+        "driver=",
+        "filename=",
+        "file.",
+        "throttling.bps-total=",
+        "throttling.iops-size=",
+        "cache=",
+        "aio=",
+        "ide-hd,",
+        "ide-cd,",
+        "floppy,",
+        "isa-debugcon,",
+        "unix:",
+        "server",
+        "nowait",
+        "chardev=",
+        "{\"driver\":",
+        "rules.0.iotype=",
+        "read-only=",
+        "size=",
+        "cyls=",
+        "wwn=",
+        "ide.",
+        "0x",
+        ",,",
+        ",",
+        "=",
     ]);
     let junk = "[a-z0-9.,=:{}\"/-]{0,12}";
     prop_oneof![

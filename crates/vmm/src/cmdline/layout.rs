@@ -123,6 +123,9 @@ impl Resolver {
             }
         } else {
             let mut bus = d.bus.unwrap_or(0);
+            if bus > max_bus {
+                return Err(o.msg(format!("bus {bus} too big (max is {max_bus})")));
+            }
             match d.unit {
                 Some(u) => (bus, u),
                 None => {
