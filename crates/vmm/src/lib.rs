@@ -1,4 +1,5 @@
 //! ironide's machine: the pc board around the device models, under KVM or
 //! the qtest protocol, configured from a QEMU-compatible command line.
 
+pub mod cmdline;
 pub mod config;
