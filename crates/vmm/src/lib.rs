@@ -2,3 +2,8 @@
 //! the qtest protocol, configured from a QEMU-compatible command line.
 
 pub mod config;
+pub mod error;
+pub mod kvm;
+pub mod memory;
+
+pub use error::VmmError;
