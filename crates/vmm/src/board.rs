@@ -115,7 +115,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     }
     let fdc = IsaFdc::new(Fdc::new(fcfg, &layer), IsaDma::new());
 
-    let mut cmos = Cmos::new();
+    let mut cmos = Cmos::new(Box::new(host_wall_clock));
     let order = boot_order(&cfg.boot.order);
     let bytes = pc_bios_bytes(
         parts.ram.below_4g,
@@ -232,6 +232,12 @@ fn boot_order(order: &[BootDevice]) -> Vec<u8> {
             BootDevice::Network => 4,
         })
         .collect()
+}
+
+/// The RTC starts at the host's UTC time, as QEMU's default `-rtc base=utc`.
+fn host_wall_clock() -> (u64, u32) {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs(), d.subsec_nanos())
 }
 
 fn char_out(c: &CharBackend) -> Result<Box<dyn Write + Send>, VmmError> {

@@ -103,8 +103,9 @@ impl Chipset {
 
     /// Power-on state of every platform device (CMOS RAM keeps its
     /// contents, as the battery-backed part does).
-    pub fn reset(&mut self) {
+    pub fn reset(&mut self, ctx: &mut DevCtx) {
         self.pci_address.reset();
+        self.cmos.reset(ctx.irq);
         self.i440fx.reset();
         self.piix3.reset();
         self.elcr.reset();

@@ -155,12 +155,12 @@ impl Machine {
         n
     }
 
-    /// The earliest timer: block layer (throttle, delays) or the FDC.
+    /// The earliest timer: block layer (throttle, delays), FDC or RTC.
     pub fn next_deadline(&self) -> Option<u64> {
-        match (self.env.layer.next_deadline(), self.fdc.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.env.layer.next_deadline(), self.fdc.next_deadline(), self.chipset.cmos.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Fire every timer that is due.
@@ -170,6 +170,10 @@ impl Machine {
         if self.fdc.next_deadline().is_some_and(|d| d <= now) {
             let mut ctx = self.env.ctx();
             self.fdc.on_timer(&mut ctx);
+        }
+        if self.chipset.cmos.next_deadline().is_some_and(|d| d <= now) {
+            let mut ctx = self.env.ctx();
+            self.chipset.cmos.on_timer(&mut ctx);
         }
     }
 
@@ -209,7 +213,7 @@ impl Machine {
         let mut ctx = self.env.ctx();
         self.ide.reset(&mut ctx);
         self.fdc.reset(&mut ctx);
-        self.chipset.reset();
+        self.chipset.reset(&mut ctx);
         for ch in 0..2 {
             for unit in 0..2 {
                 let mut ctx = self.env.ctx();

@@ -1,6 +1,7 @@
 //! The machine as the qtest server drives it: port and memory accesses
 //! without a CPU, the virtual clock, interrupt interception.
 
+use ironide_block::Clock;
 use vm_memory::{Bytes, GuestAddress};
 
 use crate::irq::IrqOut;
