@@ -179,6 +179,8 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
         requests: VecDeque::new(),
         firmware: parts.firmware,
         virtual_clock: None,
+        timer_kick: None,
+        armed_deadline: None,
     })
 }
 

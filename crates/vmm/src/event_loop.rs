@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use event_manager::{EventManager, EventOps, EventSet, Events, MutEventSubscriber, SubscriberOps};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
 use crate::error::VmmError;
@@ -34,6 +35,7 @@ const TOKEN_NOTIFY: u32 = 0;
 const TOKEN_TIMER: u32 = 1;
 const TOKEN_STDIN: u32 = 2;
 const TOKEN_QTEST: u32 = 3;
+const TOKEN_KICK: u32 = 4;
 
 /// The one subscriber of the machine's event loop.
 pub struct MachineEvents {
@@ -45,6 +47,8 @@ pub struct MachineEvents {
     stdin: bool,
     qtest: Option<Box<dyn QtestEndpoint>>,
     exit: ExitSender,
+    /// The vCPU thread's "a deadline came closer" signal (KVM only).
+    kick: Option<EventFd>,
 }
 
 impl MachineEvents {
@@ -55,9 +59,18 @@ impl MachineEvents {
         qtest: Option<Box<dyn QtestEndpoint>>,
         exit: ExitSender,
     ) -> Result<Self, VmmError> {
-        let notify_fd = lock(&machine).env.layer.notify_fd();
+        let mut m = lock(&machine);
+        let notify_fd = m.env.layer.notify_fd();
         let timer = TimerFd::new().map_err(|e| VmmError::Io { what: "timerfd", err: e.into() })?;
-        Ok(MachineEvents { machine, notify_fd, timer, real_time, stdin, qtest, exit })
+        let kick = if real_time {
+            let k = EventFd::new(EFD_NONBLOCK).map_err(|e| VmmError::Io { what: "eventfd", err: e })?;
+            m.timer_kick = Some(k.try_clone().map_err(|e| VmmError::Io { what: "eventfd", err: e })?);
+            Some(k)
+        } else {
+            None
+        };
+        drop(m);
+        Ok(MachineEvents { machine, notify_fd, timer, real_time, stdin, qtest, exit, kick })
     }
 
     /// Completions, due timers, then the timer re-armed for the next deadline.
@@ -79,7 +92,8 @@ impl MachineEvents {
         }
         if self.real_time {
             let now = m.env.clock.now_ns();
-            match m.next_deadline() {
+            m.armed_deadline = m.next_deadline();
+            match m.armed_deadline {
                 Some(d) => {
                     let ns = d.saturating_sub(now).max(1);
                     let _ = self.timer.reset(Duration::from_nanos(ns), None);
@@ -121,6 +135,11 @@ impl MutEventSubscriber for MachineEvents {
             TOKEN_TIMER => {
                 let _ = self.timer.wait();
             }
+            TOKEN_KICK => {
+                if let Some(k) = &self.kick {
+                    let _ = k.read();
+                }
+            }
             TOKEN_STDIN => self.read_stdin(ops),
             TOKEN_QTEST => {
                 if events.event_set().intersects(EventSet::HANG_UP | EventSet::ERROR)
@@ -144,6 +163,9 @@ impl MutEventSubscriber for MachineEvents {
         };
         add(ops, self.notify_fd, TOKEN_NOTIFY);
         add(ops, self.timer.as_raw_fd(), TOKEN_TIMER);
+        if let Some(k) = &self.kick {
+            add(ops, k.as_raw_fd(), TOKEN_KICK);
+        }
         if self.stdin {
             add(ops, 0, TOKEN_STDIN);
         }

@@ -13,6 +13,7 @@ use ironide_dev_fdc::IsaFdc;
 use ironide_dev_ide::{Ide, IdeEvent};
 use ironide_dev_platform::{BlockClient, DevCtx, MachineRequest, PioDevice};
 use vm_memory::GuestMemoryMmap;
+use vmm_sys_util::eventfd::EventFd;
 
 use crate::bus::{is_stream_port, Dev, PortMap};
 use crate::chipset::Chipset;
@@ -60,6 +61,10 @@ pub struct Machine {
     pub firmware: Option<Firmware>,
     /// Set under qtest: the clock clock_step/clock_set move.
     pub virtual_clock: Option<Arc<VirtualClock>>,
+    /// Written when a port access sets a deadline earlier than the one the
+    /// event loop's timer is armed for (READ ID, RTC, throttle).
+    pub timer_kick: Option<EventFd>,
+    pub armed_deadline: Option<u64>,
 }
 
 impl Machine {
@@ -72,6 +77,7 @@ impl Machine {
                 self.read_one(port, chunk);
             }
         }
+        self.kick_timer_if_earlier();
     }
 
     /// A port write of `size`-byte units.
@@ -81,6 +87,18 @@ impl Machine {
         } else {
             for chunk in data.chunks(size.max(1)) {
                 self.write_one(port, chunk);
+            }
+        }
+        self.kick_timer_if_earlier();
+    }
+
+    /// Wake the event loop when its timer would fire too late.
+    fn kick_timer_if_earlier(&mut self) {
+        let Some(kick) = &self.timer_kick else { return };
+        if let Some(d) = self.next_deadline() {
+            if self.armed_deadline.is_none_or(|a| d < a) {
+                self.armed_deadline = Some(d);
+                let _ = kick.write(1);
             }
         }
     }
