@@ -3,8 +3,6 @@
 //! 1 MiB sequential reads and writes. Both sides use O_DIRECT so the page
 //! cache does not decide the result.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -15,7 +13,7 @@ use ironide_block::layer::{BlockLayer, NodeSpec};
 use ironide_block::{AlignedBuf, RealClock, Request};
 use serde_json::{json, Value};
 
-use crate::harness::{bench_dir, round, Opts, Report};
+use crate::harness::{bench_dir, data_file, round, which, Opts, Report};
 
 struct Workload {
     name: &'static str,
@@ -44,7 +42,7 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
     let dir = bench_dir();
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("backend.img");
-    prepare(&path, size)?;
+    data_file(&path, size)?;
     let fio = which("fio");
     let mut report = Report::new("backend", &["workload", "ironide IOPS", "ironide MB/s", "fio IOPS", "fio MB/s", "ratio"]);
     let mut summary_keys = vec![];
@@ -95,32 +93,6 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&path);
     }
     Ok(())
-}
-
-fn which(cmd: &str) -> Option<String> {
-    let out = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().ok()?;
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (!s.is_empty()).then_some(s)
-}
-
-/// A file of `size` bytes of non-zero data (sparse holes would read faster).
-fn prepare(path: &Path, size: u64) -> std::io::Result<()> {
-    if std::fs::metadata(path).map(|m| m.len() == size).unwrap_or(false) {
-        return Ok(());
-    }
-    let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
-    let mut chunk = vec![0u8; 1 << 20];
-    let mut x = 0x9E3779B97F4A7C15u64;
-    for b in chunk.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8 | 1;
-    }
-    for _ in 0..(size >> 20) {
-        f.write_all(&chunk)?;
-    }
-    f.sync_all()
 }
 
 fn run_ours(path: &Path, size: u64, w: &Workload, dur: Duration) -> std::io::Result<Rate> {

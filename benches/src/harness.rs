@@ -111,3 +111,32 @@ pub fn round(x: f64, d: i32) -> f64 {
     let m = 10f64.powi(d);
     (x * m).round() / m
 }
+
+/// Write `size` bytes of non-zero pseudo-random data to `path` (sparse holes
+/// or zeros would read faster than real data), unless it already has that size.
+pub fn data_file(path: &std::path::Path, size: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    if std::fs::metadata(path).map(|m| m.len() == size).unwrap_or(false) {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut x = 0x9E3779B97F4A7C15u64;
+    for b in chunk.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8 | 1;
+    }
+    for _ in 0..(size >> 20) {
+        f.write_all(&chunk)?;
+    }
+    f.sync_all()
+}
+
+/// The path of a command on $PATH, if any.
+pub fn which(cmd: &str) -> Option<String> {
+    let out = std::process::Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!s.is_empty()).then_some(s)
+}

@@ -17,7 +17,6 @@
 //! drain the node, and QEMU's throttle filter lifts its limits while
 //! draining. The process is killed at the end of the window instead.
 
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,7 +30,7 @@ use ironide_block::throttle::{BucketKind, Limit, ThrottleConfig};
 use ironide_block::{AlignedBuf, RealClock, Request};
 use serde_json::{json, Value};
 
-use crate::harness::{bench_dir, round, Opts, Report};
+use crate::harness::{bench_dir, data_file, round, which, Opts, Report};
 
 const FILE_SIZE: u64 = 64 << 20;
 /// Steady state starts after this fraction of the run.
@@ -620,29 +619,9 @@ fn fmt_err(e: Option<f64>) -> String {
     e.map(|e| format!("{e:+.3}")).unwrap_or("-".into())
 }
 
-fn which(cmd: &str) -> Option<String> {
-    let out = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().ok()?;
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (!s.is_empty()).then_some(s)
-}
-
 /// A `FILE_SIZE` file of non-zero data, read once so it sits in the page cache.
 fn prepare(path: &Path) -> std::io::Result<()> {
-    if std::fs::metadata(path).map(|m| m.len() != FILE_SIZE).unwrap_or(true) {
-        let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
-        let mut chunk = vec![0u8; 1 << 20];
-        let mut x = 0x9E3779B97F4A7C15u64;
-        for b in chunk.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8 | 1;
-        }
-        for _ in 0..(FILE_SIZE >> 20) {
-            f.write_all(&chunk)?;
-        }
-        f.sync_all()?;
-    }
+    data_file(path, FILE_SIZE)?;
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     while f.read(&mut buf)? > 0 {}

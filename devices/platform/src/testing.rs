@@ -68,7 +68,8 @@ impl TestEnv {
             self.layer.process_completions(|id, c| got.push((id, c)));
             let idle = got.is_empty();
             for (id, c) in got {
-                let mut ctx = DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
+                let mut ctx =
+                    DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
                 dev.complete(id, c, &mut ctx);
             }
             if idle {

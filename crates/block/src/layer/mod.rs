@@ -408,12 +408,7 @@ impl BlockLayer {
             }
             self.delays.pop();
             let id = BackendId(b);
-            let stage = self.backend_mut(id).and_then(|be| be.slot_mut(slot)).map(|f| f.stage);
-            match stage {
-                Some(Stage::Delayed { errno: Some(e) }) => self.finish(id, slot, Err(BlockError::from_errno(e))),
-                Some(Stage::Delayed { errno: None }) => self.start_engine(id, slot),
-                _ => {}
-            }
+            self.fire_delay(id, slot);
         }
         self.kick_engines();
     }
@@ -690,17 +685,22 @@ impl BlockLayer {
         }
     }
 
+    /// An injected delay is over: fail the request or let it go on.
+    fn fire_delay(&mut self, id: BackendId, slot: u32) {
+        let stage = self.backend_mut(id).and_then(|be| be.slot_mut(slot)).map(|f| f.stage);
+        match stage {
+            Some(Stage::Delayed { errno: Some(e) }) => self.finish(id, slot, Err(BlockError::from_errno(e))),
+            Some(Stage::Delayed { errno: None }) => self.start_engine(id, slot),
+            _ => {}
+        }
+    }
+
     /// Fire the injected delays of one backend now (drain without a clock).
     fn expire_delays(&mut self, id: BackendId) {
         let mine: Vec<_> = self.delays.iter().filter(|Reverse((_, b, _))| *b == id.0).copied().collect();
         self.delays.retain(|Reverse((_, b, _))| *b != id.0);
         for Reverse((_, _, slot)) in mine {
-            let stage = self.backend_mut(id).and_then(|be| be.slot_mut(slot)).map(|f| f.stage);
-            match stage {
-                Some(Stage::Delayed { errno: Some(e) }) => self.finish(id, slot, Err(BlockError::from_errno(e))),
-                Some(Stage::Delayed { errno: None }) => self.start_engine(id, slot),
-                _ => {}
-            }
+            self.fire_delay(id, slot);
         }
         self.kick_engines();
     }
