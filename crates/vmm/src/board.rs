@@ -132,9 +132,9 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     let fw_cfg = FwCfg::new(
         parts.ram.below_4g,
         parts.ram.above_4g,
-        cfg.smp.max(1),
+        cfg.smp.clamp(1, u32::from(u16::MAX)) as u16,
         cfg.boot.menu.unwrap_or(false),
-        cfg.boot.splash_time_ms.unwrap_or(0),
+        cfg.boot.splash_time_ms.map(|ms| ms.min(u32::from(u16::MAX)) as u16),
     );
     let serial = match &layout.serial {
         Some(c) => Some(Serial16550::new(char_out(c)?)),

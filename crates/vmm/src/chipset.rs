@@ -110,10 +110,10 @@ impl Chipset {
         self.piix3.reset();
         self.elcr.reset();
         if let Some(s) = self.serial.as_mut() {
-            s.reset();
+            s.reset(ctx.irq);
         }
         self.port92.reset();
         self.reset_control.reset();
-        self.i8042.reset();
+        self.i8042.reset(ctx.irq);
     }
 }

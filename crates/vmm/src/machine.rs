@@ -256,11 +256,12 @@ impl Machine {
         self.ide_events.drain(..).collect()
     }
 
-    /// Serial input (-serial stdio).
+    /// Serial input (-serial stdio). Bytes past the 64-byte FIFO are
+    /// dropped (a paste larger than the FIFO loses its tail).
     pub fn serial_input(&mut self, bytes: &[u8]) {
-        let mut ctx = self.env.ctx();
         if let Some(s) = self.chipset.serial.as_mut() {
-            s.enqueue_input(bytes, &mut ctx);
+            s.enqueue_input(bytes);
+            s.sync_irq(&mut self.env.irq);
         }
     }
 }
