@@ -84,11 +84,9 @@ impl MachineEvents {
         if let Some(q) = self.qtest.as_mut() {
             q.flush_async(&mut *m);
         }
-        if let Some(r) = m.requests.front().copied() {
-            // Requests raised outside a vCPU exit (none today) end the run.
-            if let ironide_dev_platform::MachineRequest::Exit(c) = r {
-                let _ = self.exit.send(c);
-            }
+        // Requests raised outside a vCPU exit (none today) end the run.
+        if let Some(ironide_dev_platform::MachineRequest::Exit(c)) = m.requests.front().copied() {
+            let _ = self.exit.send(c);
         }
         if self.real_time {
             let now = m.env.clock.now_ns();

@@ -37,7 +37,10 @@ pub enum IrqOut {
     Kvm(KvmIrq),
     /// qtest: levels and changes recorded; `intercept` says whether the
     /// client asked to see them (irq_intercept_in/out).
-    Log { log: IrqLog, intercept: bool },
+    Log {
+        log: IrqLog,
+        intercept: bool,
+    },
 }
 
 impl IrqOut {

@@ -9,8 +9,8 @@ use std::process::Command;
 use ironide_block::engine::AioMode;
 use ironide_block::layer::NodeSpec;
 use ironide_vmm::config::{
-    BackendPlan, BiosChsTrans, DebugconPlan, BootDevice, CharBackend, DebugExitPlan, FloppyDriveType, FloppyPlan, IdePlan,
-    MachineConfig,
+    BackendPlan, BiosChsTrans, BootDevice, CharBackend, DebugExitPlan, DebugconPlan, FloppyDriveType, FloppyPlan,
+    IdePlan, MachineConfig,
 };
 
 /// Why a KVM test cannot run here, if it cannot.

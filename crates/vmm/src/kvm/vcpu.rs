@@ -125,7 +125,7 @@ fn io_size(run: *const kvm_run, len: usize) -> usize {
     // vCPU lives; the exit reason is KVM_EXIT_IO, so `io` is the active
     // union member; it is read by value and does not overlap the data bytes.
     let size = unsafe { std::ptr::addr_of!((*run).__bindgen_anon_1.io.size).read() } as usize;
-    if matches!(size, 1 | 2 | 4) && len % size == 0 {
+    if matches!(size, 1 | 2 | 4) && len.is_multiple_of(size) {
         size
     } else {
         len.clamp(1, 4)
@@ -135,11 +135,8 @@ fn io_size(run: *const kvm_run, len: usize) -> usize {
 /// Every MSR the host lets us read, at its reset value.
 fn saved_msrs(kvm: &Kvm, fd: &VcpuFd) -> Option<Msrs> {
     let list = kvm.get_msr_index_list().ok()?;
-    let entries: Vec<_> = list
-        .as_slice()
-        .iter()
-        .map(|&index| kvm_bindings::kvm_msr_entry { index, ..Default::default() })
-        .collect();
+    let entries: Vec<_> =
+        list.as_slice().iter().map(|&index| kvm_bindings::kvm_msr_entry { index, ..Default::default() }).collect();
     let mut msrs = Msrs::from_entries(&entries).ok()?;
     let n = fd.get_msrs(&mut msrs).ok()?;
     Msrs::from_entries(&msrs.as_slice()[..n]).ok()
