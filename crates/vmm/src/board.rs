@@ -1,0 +1,253 @@
+//! Building the pc machine from a `BoardLayout`: block backends, IDE and
+//! floppy drives, CMOS, fw_cfg and the character devices.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironide_block::layer::{BackendId, BlockLayer};
+use ironide_block::stats::BlockStats;
+use ironide_block::{AlignedBuf, Clock, Request};
+use ironide_dev_fdc::{DriveConfig, Fdc, FdcConfig, IsaFdc};
+use ironide_dev_ide::geometry::{cmos_bytes, guess_geometry, Chs, Translation};
+use ironide_dev_ide::{Ide, IdeDriveConfig};
+use ironide_dev_isa_dma::IsaDma;
+use ironide_dev_platform::cmos::{pc_bios_bytes, Cmos};
+use ironide_dev_platform::debug::{DebugExit, Debugcon, Port92, ResetControl, I8042};
+use ironide_dev_platform::fw_cfg::FwCfg;
+use ironide_dev_platform::serial::Serial16550;
+use ironide_dev_platform::{Elcr, I440fx, PciConfigAddress, Piix3Isa};
+use vm_memory::GuestMemoryMmap;
+
+use crate::bus::PortMap;
+use crate::chipset::Chipset;
+use crate::config::{BackendPlan, BootDevice, CharBackend, MachineConfig};
+use crate::error::VmmError;
+use crate::irq::IrqOut;
+use crate::machine::{Env, Machine, Owner};
+use crate::memory::{Firmware, RamLayout};
+
+/// Everything the board needs besides the config.
+pub struct BoardParts {
+    pub mem: GuestMemoryMmap,
+    pub ram: RamLayout,
+    pub irq: IrqOut,
+    pub clock: Arc<dyn Clock>,
+    pub firmware: Option<Firmware>,
+    /// qtest: no in-kernel PIC, so ELCR lives in user space.
+    pub user_elcr: bool,
+}
+
+/// Assemble the machine described by `cfg.layout`.
+pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError> {
+    let layout = &cfg.layout;
+    let mut layer = BlockLayer::new(parts.clock.clone()).map_err(VmmError::io("block layer"))?;
+    for spec in &layout.blockdevs {
+        layer.add_node(spec, true).map_err(|e| VmmError::Config(format!("-blockdev: {e}")))?;
+    }
+    let mut backends = Vec::with_capacity(layout.backends.len());
+    for plan in &layout.backends {
+        backends.push(open_backend(&mut layer, plan)?);
+    }
+    let backend = |i: Option<usize>| i.and_then(|i| backends.get(i).copied());
+
+    // IDE drives in QEMU's creation order (default serials QM00001..).
+    let mut ide = Ide::new();
+    let mut owners = HashMap::new();
+    let mut cmos_drives: [Option<(Chs, Translation)>; 4] = [None; 4];
+    for bus in 0..2 {
+        for unit in 0..2 {
+            let Some(p) = &layout.ide[bus][unit] else { continue };
+            let id = backend(p.backend);
+            let name = || p.qdev_id.clone().unwrap_or_else(|| format!("ide{bus}-{unit}"));
+            let mut dc = if p.cdrom {
+                let bytes = id.filter(|&b| layer.has_medium(b)).map(|b| layer.size(b));
+                IdeDriveConfig::cdrom(id, bytes)
+            } else {
+                let b = id.filter(|&b| layer.has_medium(b)).ok_or_else(|| VmmError::Drive {
+                    name: name(),
+                    err: "an IDE disk needs a drive with a medium".into(),
+                })?;
+                let total = layer.size(b) / 512;
+                let mbr = read_mbr(&mut layer, b);
+                let user = p.chs.map(|(c, h, s)| Chs { cyls: c, heads: h, secs: s });
+                let (chs, t) = guess_geometry(total, mbr.as_ref(), user, p.trans)
+                    .map_err(|e| VmmError::Drive { name: name(), err: e.to_string() })?;
+                cmos_drives[bus * 2 + unit] = Some((chs, t));
+                IdeDriveConfig::disk(b, chs.cyls, chs.heads, chs.secs)
+            };
+            dc.serial = p.serial.clone();
+            dc.model = p.model.clone();
+            dc.wwn = p.wwn;
+            if let (Some(b), Some(wc)) = (id, p.write_cache) {
+                layer.set_write_cache(b, wc);
+            }
+            ide.attach(bus, unit, dc).map_err(|e| VmmError::Drive { name: name(), err: e.to_string() })?;
+            if let Some(b) = id {
+                owners.insert(b, Owner::Ide);
+            }
+        }
+    }
+
+    // Throttling starts after the geometry reads.
+    for (plan, &id) in layout.backends.iter().zip(&backends) {
+        if let Some((tc, group)) = &plan.throttle {
+            let cfg = match group.as_deref().and_then(|g| layout.throttle_groups.iter().find(|(n, _)| n == g)) {
+                Some((_, gc)) if !tc.is_enabled() => gc.clone(),
+                _ => tc.clone(),
+            };
+            layer
+                .set_throttle(id, cfg, group.as_deref())
+                .map_err(|e| VmmError::Drive { name: plan.name.clone(), err: e.to_string() })?;
+        }
+    }
+
+    let mut fcfg = FdcConfig { fallback: layout.fdc_fallback, ..Default::default() };
+    for (i, slot) in layout.floppy.iter().enumerate() {
+        if let Some(p) = slot {
+            let b = backend(p.backend);
+            fcfg.drives[i] = DriveConfig { backend: b, drive_type: p.drive_type };
+            if let Some(b) = b {
+                owners.insert(b, Owner::Fdc);
+            }
+        }
+    }
+    let fdc = IsaFdc::new(Fdc::new(fcfg, &layer), IsaDma::new());
+
+    let mut cmos = Cmos::new(Box::new(host_wall_clock));
+    let order = boot_order(&cfg.boot.order);
+    let bytes = pc_bios_bytes(
+        parts.ram.below_4g,
+        parts.ram.above_4g,
+        cfg.smp.max(1),
+        &order,
+        fdc.fdc.cmos_floppy_byte(),
+        fdc.fdc.equipment_bits(),
+        &cmos_bytes(cmos_drives),
+    );
+    for (off, v) in bytes {
+        cmos.set(off, v);
+    }
+    let fw_cfg = FwCfg::new(
+        parts.ram.below_4g,
+        parts.ram.above_4g,
+        cfg.smp.clamp(1, u32::from(u16::MAX)) as u16,
+        cfg.boot.menu.unwrap_or(false),
+        cfg.boot.splash_time_ms.map(|ms| ms.min(u32::from(u16::MAX)) as u16),
+    );
+    let serial = match &layout.serial {
+        Some(c) => Some(Serial16550::new(char_out(c)?)),
+        None => None,
+    };
+    let debugcon = match &layout.debugcon {
+        Some(d) => Some(Debugcon::new(d.iobase, char_out(&d.out)?)),
+        None => None,
+    };
+    let debug_exit = layout.debug_exit.map(|d| DebugExit::new(d.iobase, d.iosize));
+    let ports = PortMap {
+        serial: serial.is_some(),
+        debugcon: layout.debugcon.as_ref().map(|d| d.iobase),
+        debug_exit: layout.debug_exit.map(|d| (d.iobase, d.iosize)),
+        elcr: parts.user_elcr,
+    };
+    let chipset = Chipset {
+        pci_address: PciConfigAddress::new(),
+        i440fx: I440fx::new(),
+        piix3: Piix3Isa::new(),
+        elcr: Elcr::new(),
+        cmos,
+        fw_cfg,
+        serial,
+        debugcon,
+        debug_exit,
+        port92: Port92::new(),
+        reset_control: ResetControl::new(),
+        i8042: I8042::new(),
+    };
+    if let Some(fw) = &parts.firmware {
+        fw.shadow(&parts.mem)?;
+    }
+    Ok(Machine {
+        env: Env { layer, mem: parts.mem, irq: parts.irq, clock: parts.clock },
+        ide,
+        fdc,
+        chipset,
+        ports,
+        owners,
+        ide_events: VecDeque::new(),
+        requests: VecDeque::new(),
+        firmware: parts.firmware,
+        virtual_clock: None,
+        timer_kick: None,
+        armed_deadline: None,
+    })
+}
+
+fn open_backend(layer: &mut BlockLayer, plan: &BackendPlan) -> Result<BackendId, VmmError> {
+    let err = |e: ironide_block::layer::LayerError| VmmError::Drive { name: plan.name.clone(), err: e.to_string() };
+    let id = layer.create_backend(&plan.name, plan.write_cache);
+    if let Some(node) = &plan.node {
+        layer.insert_medium(id, node).map_err(err)?;
+    } else if let Some(spec) = &plan.medium {
+        layer.open_medium(id, spec).map_err(err)?;
+    }
+    Ok(id)
+}
+
+/// The first sector for geometry guessing. QEMU does not count this
+/// internal read in the drive's statistics, so they are reset afterwards.
+fn read_mbr(layer: &mut BlockLayer, id: BackendId) -> Option<[u8; 512]> {
+    const TAG: u64 = u64::MAX;
+    layer.submit(id, Request::read_owned(0, AlignedBuf::new(512), TAG));
+    let mut out = None;
+    for _ in 0..200 {
+        layer.process_completions(|_, c| {
+            if c.tag == TAG {
+                out = Some(c);
+            }
+        });
+        if out.is_some() || layer.in_flight(id) == 0 {
+            break;
+        }
+        layer.wait(Duration::from_millis(50));
+    }
+    if let Some(s) = layer.stats_mut(id) {
+        *s = BlockStats::default();
+    }
+    let c = out?;
+    c.result.ok()?;
+    let buf = c.buf?;
+    buf.as_slice().get(..512)?.try_into().ok()
+}
+
+/// CMOS boot codes: a/b floppy 1, c disk 2, d CD 3, n network 4. QEMU's
+/// pc default is "cad".
+fn boot_order(order: &[BootDevice]) -> Vec<u8> {
+    let order = if order.is_empty() { &[BootDevice::Disk, BootDevice::Cdrom, BootDevice::Floppy][..] } else { order };
+    order
+        .iter()
+        .map(|d| match d {
+            BootDevice::Floppy => 1,
+            BootDevice::Disk => 2,
+            BootDevice::Cdrom => 3,
+            BootDevice::Network => 4,
+        })
+        .collect()
+}
+
+/// The RTC starts at the host's UTC time, as QEMU's default `-rtc base=utc`.
+fn host_wall_clock() -> (u64, u32) {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs(), d.subsec_nanos())
+}
+
+fn char_out(c: &CharBackend) -> Result<Box<dyn Write + Send>, VmmError> {
+    Ok(match c {
+        CharBackend::Stdio => Box::new(std::io::stdout()),
+        CharBackend::File(p) => Box::new(
+            std::fs::File::create(p).map_err(|e| VmmError::Config(format!("cannot open '{}': {e}", p.display())))?,
+        ),
+        CharBackend::Null => Box::new(std::io::sink()),
+    })
+}

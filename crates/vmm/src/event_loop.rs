@@ -1,0 +1,189 @@
+//! The event thread: block completions, device timers, serial input from
+//! stdin and the qtest connection, each handled under the machine lock.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use event_manager::{EventManager, EventOps, EventSet, Events, MutEventSubscriber, SubscriberOps};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+use vmm_sys_util::timerfd::TimerFd;
+
+use crate::error::VmmError;
+use crate::machine::Machine;
+use crate::qtest_glue::QtestMachine;
+
+/// The qtest connection as the loop drives it (the server implements it).
+pub trait QtestEndpoint: Send {
+    fn fd(&self) -> RawFd;
+    /// Handle what arrived; false when the peer closed.
+    fn on_readable(&mut self, m: &mut dyn QtestMachine) -> std::io::Result<bool>;
+    /// Send IRQ changes caused by completions.
+    fn flush_async(&mut self, m: &mut dyn QtestMachine);
+}
+
+/// How the machine ends (process exit status).
+pub type ExitSender = Sender<i32>;
+
+pub fn lock(m: &Mutex<Machine>) -> MutexGuard<'_, Machine> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const TOKEN_NOTIFY: u32 = 0;
+const TOKEN_TIMER: u32 = 1;
+const TOKEN_STDIN: u32 = 2;
+const TOKEN_QTEST: u32 = 3;
+const TOKEN_KICK: u32 = 4;
+
+/// The one subscriber of the machine's event loop.
+pub struct MachineEvents {
+    machine: Arc<Mutex<Machine>>,
+    notify_fd: RawFd,
+    timer: TimerFd,
+    /// Timers follow the host clock (KVM); under qtest only clock_step moves them.
+    real_time: bool,
+    stdin: bool,
+    qtest: Option<Box<dyn QtestEndpoint>>,
+    exit: ExitSender,
+    /// The vCPU thread's "a deadline came closer" signal (KVM only).
+    kick: Option<EventFd>,
+}
+
+impl MachineEvents {
+    pub fn new(
+        machine: Arc<Mutex<Machine>>,
+        real_time: bool,
+        stdin: bool,
+        qtest: Option<Box<dyn QtestEndpoint>>,
+        exit: ExitSender,
+    ) -> Result<Self, VmmError> {
+        let mut m = lock(&machine);
+        let notify_fd = m.env.layer.notify_fd();
+        let timer = TimerFd::new().map_err(|e| VmmError::Io { what: "timerfd", err: e.into() })?;
+        let kick = if real_time {
+            let k = EventFd::new(EFD_NONBLOCK).map_err(|e| VmmError::Io { what: "eventfd", err: e })?;
+            m.timer_kick = Some(k.try_clone().map_err(|e| VmmError::Io { what: "eventfd", err: e })?);
+            Some(k)
+        } else {
+            None
+        };
+        drop(m);
+        Ok(MachineEvents { machine, notify_fd, timer, real_time, stdin, qtest, exit, kick })
+    }
+
+    /// Completions, due timers, then the timer re-armed for the next deadline.
+    fn service(&mut self) {
+        let m = self.machine.clone();
+        let mut m = lock(&m);
+        if self.real_time {
+            m.run_timers();
+        }
+        m.process_completions();
+        if let Some(q) = self.qtest.as_mut() {
+            q.flush_async(&mut *m);
+        }
+        // Requests raised outside a vCPU exit (none today) end the run.
+        if let Some(ironide_dev_platform::MachineRequest::Exit(c)) = m.requests.front().copied() {
+            let _ = self.exit.send(c);
+        }
+        if self.real_time {
+            let now = m.env.clock.now_ns();
+            m.armed_deadline = m.next_deadline();
+            match m.armed_deadline {
+                Some(d) => {
+                    let ns = d.saturating_sub(now).max(1);
+                    let _ = self.timer.reset(Duration::from_nanos(ns), None);
+                }
+                None => {
+                    let _ = self.timer.clear();
+                }
+            }
+        }
+    }
+
+    fn read_stdin(&mut self, ops: &mut EventOps) {
+        let mut buf = [0u8; 256];
+        match std::io::stdin().lock().read(&mut buf) {
+            Ok(0) | Err(_) => {
+                let _ = ops.remove(Events::with_data_raw(0, TOKEN_STDIN, EventSet::IN));
+            }
+            Ok(n) => lock(&self.machine).serial_input(&buf[..n]),
+        }
+    }
+
+    fn read_qtest(&mut self) {
+        let Some(q) = self.qtest.as_mut() else { return };
+        let m = self.machine.clone();
+        let mut m = lock(&m);
+        match q.on_readable(&mut *m) {
+            Ok(true) => {}
+            // The peer closed (or broke) the connection: QEMU exits 0.
+            Ok(false) | Err(_) => {
+                let _ = self.exit.send(0);
+            }
+        }
+    }
+}
+
+impl MutEventSubscriber for MachineEvents {
+    fn process(&mut self, events: Events, ops: &mut EventOps) {
+        match events.data() {
+            TOKEN_TIMER => {
+                let _ = self.timer.wait();
+            }
+            TOKEN_KICK => {
+                if let Some(k) = &self.kick {
+                    let _ = k.read();
+                }
+            }
+            TOKEN_STDIN => self.read_stdin(ops),
+            TOKEN_QTEST => {
+                if events.event_set().intersects(EventSet::HANG_UP | EventSet::ERROR)
+                    && !events.event_set().contains(EventSet::IN)
+                {
+                    let _ = self.exit.send(0);
+                    return;
+                }
+                self.read_qtest();
+            }
+            _ => {}
+        }
+        self.service();
+    }
+
+    fn init(&mut self, ops: &mut EventOps) {
+        let add = |ops: &mut EventOps, fd: RawFd, tok: u32| {
+            if let Err(e) = ops.add(Events::with_data_raw(fd, tok, EventSet::IN)) {
+                tracing::error!("event loop: cannot watch fd {fd}: {e}");
+            }
+        };
+        add(ops, self.notify_fd, TOKEN_NOTIFY);
+        add(ops, self.timer.as_raw_fd(), TOKEN_TIMER);
+        if let Some(k) = &self.kick {
+            add(ops, k.as_raw_fd(), TOKEN_KICK);
+        }
+        if self.stdin {
+            add(ops, 0, TOKEN_STDIN);
+        }
+        if let Some(q) = &self.qtest {
+            add(ops, q.fd(), TOKEN_QTEST);
+        }
+    }
+}
+
+/// Run the event loop on this thread until the process ends.
+pub fn run_loop(events: MachineEvents) -> Result<(), VmmError> {
+    let mut mgr: EventManager<Box<dyn MutEventSubscriber + Send>> =
+        EventManager::new().map_err(|e| VmmError::Config(format!("event manager: {e}")))?;
+    let exit = events.exit.clone();
+    mgr.add_subscriber(Box::new(events));
+    loop {
+        if let Err(e) = mgr.run() {
+            tracing::error!("event loop: {e}");
+            let _ = exit.send(1);
+            return Ok(());
+        }
+    }
+}

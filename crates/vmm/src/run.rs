@@ -1,0 +1,186 @@
+//! Running a machine: under KVM (a vCPU thread plus the event thread) or
+//! under qtest (the event thread only, on a virtual clock).
+
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+
+use ironide_block::{RealClock, VirtualClock};
+use ironide_dev_platform::MachineRequest;
+
+use crate::board::{self, BoardParts};
+use crate::config::{Accel, CharBackend, MachineConfig};
+use crate::error::VmmError;
+use crate::event_loop::{lock, run_loop, MachineEvents, QtestEndpoint};
+use crate::irq::{IrqOut, KvmIrq};
+use crate::kvm::{KvmVm, PortIo, Vcpu, VcpuExitKind};
+use crate::machine::Machine;
+use crate::memory::{Firmware, RamLayout, DEFAULT_BIOS};
+
+/// -m default.
+pub const DEFAULT_RAM: u64 = 128 << 20;
+
+fn ram_layout(cfg: &MachineConfig) -> RamLayout {
+    RamLayout::new(if cfg.ram_bytes == 0 { DEFAULT_RAM } else { cfg.ram_bytes })
+}
+
+fn firmware(cfg: &MachineConfig) -> Result<Firmware, VmmError> {
+    Firmware::load(cfg.bios.as_deref().unwrap_or(Path::new(DEFAULT_BIOS)))
+}
+
+/// A KVM machine ready to run (built, not started): tests use it directly.
+pub struct KvmMachine {
+    pub machine: Arc<Mutex<Machine>>,
+    pub vm: KvmVm,
+    pub vcpu: Vcpu,
+}
+
+impl KvmMachine {
+    pub fn new(cfg: &MachineConfig) -> Result<Self, VmmError> {
+        let ram = ram_layout(cfg);
+        let mem = ram.allocate()?;
+        let fw = firmware(cfg)?;
+        let vm = KvmVm::new(&mem, &fw)?;
+        let vcpu = vm.create_vcpu()?;
+        let parts = BoardParts {
+            mem,
+            ram,
+            irq: IrqOut::Kvm(KvmIrq::new(vm.vm.clone())),
+            clock: Arc::new(RealClock::new()),
+            firmware: Some(fw),
+            user_elcr: false,
+        };
+        let machine = Arc::new(Mutex::new(board::build(cfg, parts)?));
+        Ok(KvmMachine { machine, vm, vcpu })
+    }
+}
+
+/// Port exits under the machine lock; device requests kept for the loop.
+struct LockedIo<'a> {
+    machine: &'a Mutex<Machine>,
+    request: Option<MachineRequest>,
+}
+
+impl PortIo for LockedIo<'_> {
+    fn io_in(&mut self, port: u16, size: usize, data: &mut [u8]) {
+        lock(self.machine).io_in(port, size, data);
+    }
+
+    fn io_out(&mut self, port: u16, size: usize, data: &[u8]) {
+        let mut m = lock(self.machine);
+        m.io_out(port, size, data);
+        if self.request.is_none() {
+            self.request = m.take_request();
+        }
+    }
+}
+
+/// The vCPU loop: returns the process exit status.
+pub fn vcpu_loop(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool) -> i32 {
+    loop {
+        let mut io = LockedIo { machine, request: None };
+        let exit = vcpu.run_once(&mut io);
+        let request = match exit {
+            VcpuExitKind::Continue | VcpuExitKind::Interrupted => io.request,
+            VcpuExitKind::Shutdown => {
+                tracing::info!("triple fault: system reset");
+                Some(MachineRequest::Reset)
+            }
+            VcpuExitKind::Fatal(msg) => {
+                eprintln!("ironide: {msg}");
+                return 1;
+            }
+        };
+        match request {
+            None => {}
+            Some(MachineRequest::Exit(code)) => return code,
+            Some(MachineRequest::Reset) if no_reboot => return 0,
+            Some(MachineRequest::Reset) => {
+                lock(machine).reset();
+                if let Err(e) = vcpu.reset() {
+                    eprintln!("ironide: reset failed: {e}");
+                    return 1;
+                }
+            }
+        }
+    }
+}
+
+fn spawn_events(
+    machine: &Arc<Mutex<Machine>>,
+    real_time: bool,
+    stdin: bool,
+    qtest: Option<Box<dyn QtestEndpoint>>,
+    tx: Sender<i32>,
+) -> Result<(), VmmError> {
+    let ev = MachineEvents::new(machine.clone(), real_time, stdin, qtest, tx)?;
+    std::thread::Builder::new()
+        .name("events".into())
+        .spawn(move || {
+            if let Err(e) = run_loop(ev) {
+                tracing::error!("{e}");
+            }
+        })
+        .map_err(VmmError::io("spawn event thread"))?;
+    Ok(())
+}
+
+fn wants_stdin(cfg: &MachineConfig) -> bool {
+    cfg.layout.serial == Some(CharBackend::Stdio)
+}
+
+/// Run under KVM until the guest exits, resets with -no-reboot, or fails.
+pub fn run_kvm(cfg: &MachineConfig) -> Result<i32, VmmError> {
+    let KvmMachine { machine, vm, mut vcpu } = KvmMachine::new(cfg)?;
+    let (tx, rx) = mpsc::channel();
+    spawn_events(&machine, true, wants_stdin(cfg), None, tx.clone())?;
+    let m = machine.clone();
+    let no_reboot = cfg.no_reboot;
+    std::thread::Builder::new()
+        .name("vcpu0".into())
+        .spawn(move || {
+            let _vm = vm; // the VM outlives its vCPU
+            let code = vcpu_loop(&m, &mut vcpu, no_reboot);
+            let _ = tx.send(code);
+        })
+        .map_err(VmmError::io("spawn vCPU thread"))?;
+    Ok(rx.recv().unwrap_or(1))
+}
+
+/// A machine for qtest: no CPU, a virtual clock, IRQs recorded.
+pub fn qtest_machine(cfg: &MachineConfig) -> Result<Machine, VmmError> {
+    let ram = ram_layout(cfg);
+    let mem = ram.allocate()?;
+    let clock = VirtualClock::new();
+    // QEMU loads the BIOS under qtest too; a missing default is no error here.
+    let fw = match firmware(cfg) {
+        Ok(f) => Some(f),
+        Err(e) if cfg.bios.is_some() => return Err(e),
+        Err(_) => None,
+    };
+    let parts = BoardParts { mem, ram, irq: IrqOut::log(), clock: clock.clone(), firmware: fw, user_elcr: true };
+    let mut m = board::build(cfg, parts)?;
+    m.virtual_clock = Some(clock);
+    Ok(m)
+}
+
+/// Run under qtest with `endpoint` (the connected qtest server) until the
+/// peer closes.
+pub fn run_qtest(cfg: &MachineConfig, endpoint: Box<dyn QtestEndpoint>) -> Result<i32, VmmError> {
+    let machine = Arc::new(Mutex::new(qtest_machine(cfg)?));
+    let (tx, rx) = mpsc::channel();
+    spawn_events(&machine, false, wants_stdin(cfg), Some(endpoint), tx)?;
+    Ok(rx.recv().unwrap_or(1))
+}
+
+/// Run the configured machine; the result is the process exit status.
+pub fn run(cfg: &MachineConfig) -> Result<i32, VmmError> {
+    match cfg.accel {
+        Accel::Kvm => run_kvm(cfg),
+        Accel::Qtest => {
+            // TODO(integration): connect `cfg.qtest` (UnixStream::connect),
+            // wrap it in qtest::server::QtestServer and pass it here.
+            Err(VmmError::Config("-accel qtest needs the qtest server (not wired yet)".into()))
+        }
+    }
+}
