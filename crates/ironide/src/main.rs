@@ -1,14 +1,15 @@
 //! The ironide binary: a QEMU-compatible command line, then the machine.
 //! Exit status: isa-debug-exit's (v << 1) | 1, 0 on quit/shutdown or a
-//! reset under -no-reboot, 1 on errors.
+//! reset under -no-reboot, 1 on errors. With no disk options at all it runs
+//! the built-in demo and exits 0 when every check of the demo passed.
 
-use ironide_vmm::config::MachineConfig;
+mod demo;
 
-// TODO(integration): replace with `ironide_vmm::cmdline::parse(&args)`
-// (and its CmdlineError's Display) once the command-line parser lands;
-// declare `mod demo;` and call it when cfg.demo once demo.rs is on main.
-fn parse(_args: &[String]) -> Result<MachineConfig, String> {
-    Err("the command-line parser is not merged yet".into())
+use ironide_vmm::cmdline;
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("ironide: {e}");
+    std::process::exit(1);
 }
 
 fn main() {
@@ -17,19 +18,35 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let cfg = match parse(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("ironide: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = match ironide_vmm::run(&cfg) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("ironide: {e}");
+    let cfg = cmdline::parse(&args).unwrap_or_else(|e| fail(e));
+    if cfg.demo {
+        std::process::exit(run_demo(&args));
+    }
+    let code = ironide_vmm::run(&cfg).unwrap_or_else(|e| fail(e));
+    std::process::exit(code);
+}
+
+/// Build the demo's floppy, disk and CD, boot the demo guest from the
+/// floppy, print its report and say whether every check passed.
+fn run_demo(user_args: &[String]) -> i32 {
+    let dir = std::env::temp_dir().join(format!("ironide-demo-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        fail(format!("cannot create {}: {e}", dir.display()));
+    }
+    let extra = demo::build_images(&dir).unwrap_or_else(|e| fail(format!("cannot build the demo images: {e}")));
+    let mut args = user_args.to_vec();
+    args.extend(extra);
+    let cfg = cmdline::parse(&args).unwrap_or_else(|e| fail(e));
+    let result = ironide_vmm::run(&cfg);
+    let serial = std::fs::read_to_string(dir.join("serial.log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    print!("{serial}");
+    match result {
+        Err(e) => fail(e),
+        Ok(_) if demo::report_passed(&serial) => 0,
+        Ok(code) => {
+            eprintln!("ironide: the demo did not pass (guest exit status {code})");
             1
         }
-    };
-    std::process::exit(code);
+    }
 }

@@ -132,7 +132,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     let fw_cfg = FwCfg::new(
         parts.ram.below_4g,
         parts.ram.above_4g,
-        cfg.smp.clamp(1, u32::from(u16::MAX)) as u16,
+        cfg.smp.max(1),
         cfg.boot.menu.unwrap_or(false),
         cfg.boot.splash_time_ms.map(|ms| ms.min(u32::from(u16::MAX)) as u16),
     );
