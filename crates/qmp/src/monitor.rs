@@ -42,12 +42,21 @@ const CLIENT_BASE: u64 = 1 << 32;
 pub enum MonitorError {
     #[error("Failed to bind socket to {path}: Address already in use")]
     InUse { path: PathBuf },
-    #[error("Failed to bind socket to {path}: {source}")]
+    #[error("Failed to bind socket to {path}: {}", strerror(source))]
     Bind { path: PathBuf, source: io::Error },
-    #[error("Failed to connect to '{path}': {source}")]
+    #[error("Failed to connect to '{path}': {}", strerror(source))]
     Connect { path: PathBuf, source: io::Error },
     #[error("monitor setup: {0}")]
     Io(#[from] io::Error),
+}
+
+/// The C library's text for an error, without Rust's " (os error N)".
+fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// `-qmp unix:PATH[,server=on,wait=off]`.
