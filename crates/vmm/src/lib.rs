@@ -2,3 +2,4 @@
 //! the qtest protocol, configured from a QEMU-compatible command line.
 
 pub mod config;
+pub mod qtest;
