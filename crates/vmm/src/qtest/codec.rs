@@ -78,6 +78,9 @@ pub fn base64_decode(text: &[u8]) -> Result<Vec<u8>, CodecError> {
     if let Some(&c) = padding.iter().find(|&&c| c != b'=') {
         return Err(CodecError::BadBase64(char::from(c)));
     }
+    if let Some(&c) = body.iter().find(|&&c| sextet(c).is_none()) {
+        return Err(CodecError::BadBase64(char::from(c)));
+    }
     if body.len() % 4 == 1 || padding.len() > 2 {
         return Err(CodecError::BadBase64Length);
     }

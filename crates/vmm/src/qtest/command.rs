@@ -269,3 +269,7 @@ fn dispatch(name: &str, args: Args, m: &mut dyn QtestMachine, reply: &mut Vec<u8
 fn is_interrupt_controller(path: &str) -> bool {
     path.trim_end_matches('/').rsplit('/').next() == Some("ioapic")
 }
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod tests;
