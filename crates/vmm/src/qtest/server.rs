@@ -114,7 +114,9 @@ impl QtestServer {
     }
 
     fn feed(&mut self, mut data: &[u8], m: &mut dyn QtestMachine) -> io::Result<()> {
-        while !data.is_empty() && !self.closed {
+        // Lines keep running after the peer has gone, as in QEMU: their
+        // effects may be observed elsewhere (QMP), only the replies are lost.
+        while !data.is_empty() {
             let newline = data.iter().position(|&b| b == b'\n');
             if self.discarding {
                 let Some(i) = newline else { return Ok(()) };
@@ -174,6 +176,9 @@ impl QtestServer {
     /// Logs and writes `bytes` completely, waiting for the peer to make room.
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.log.sent(bytes);
+        if self.closed {
+            return Ok(());
+        }
         let mut rest = bytes;
         let deadline = Instant::now() + WRITE_TIMEOUT;
         while !rest.is_empty() {
