@@ -19,6 +19,10 @@ impl QtestLog {
         log
     }
 
+    pub fn is_enabled(&self) -> bool {
+        self.out.is_some()
+    }
+
     pub fn closed(&mut self) {
         self.emit(|w, t| writeln!(w, "[I +{t:.6}] CLOSED"));
     }
