@@ -7,20 +7,7 @@ use vm_memory::{Bytes, GuestAddress};
 use crate::irq::IrqOut;
 use crate::machine::Machine;
 
-// TODO(integration): replace with `pub use crate::qtest::QtestMachine;`
-// once the qtest server lands (identical definition).
-pub trait QtestMachine {
-    fn pio_read(&mut self, port: u16, size: u8) -> u32;
-    fn pio_write(&mut self, port: u16, size: u8, val: u32);
-    fn mem_read(&mut self, addr: u64, buf: &mut [u8]) -> bool;
-    fn mem_write(&mut self, addr: u64, data: &[u8]) -> bool;
-    fn clock_now(&self) -> u64;
-    fn clock_step(&mut self, ns: Option<u64>) -> u64;
-    fn clock_set(&mut self, ns: u64) -> u64;
-    fn irq_intercept(&mut self, enable: bool) -> bool;
-    fn take_irq_changes(&mut self) -> Vec<(u32, bool)>;
-    fn settle(&mut self);
-}
+pub use crate::qtest::QtestMachine;
 
 fn width(size: u8) -> usize {
     match size {

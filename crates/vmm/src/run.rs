@@ -178,9 +178,35 @@ pub fn run(cfg: &MachineConfig) -> Result<i32, VmmError> {
     match cfg.accel {
         Accel::Kvm => run_kvm(cfg),
         Accel::Qtest => {
-            // TODO(integration): connect `cfg.qtest` (UnixStream::connect),
-            // wrap it in qtest::server::QtestServer and pass it here.
-            Err(VmmError::Config("-accel qtest needs the qtest server (not wired yet)".into()))
+            let path = cfg.qtest.as_deref().ok_or_else(|| VmmError::Config("-accel qtest needs -qtest unix:PATH".into()))?;
+            let stream = crate::qtest::connect(path)
+                .map_err(|e| VmmError::Config(format!("-qtest unix:{}: {e}", path.display())))?;
+            let log = match &cfg.qtest_log {
+                Some(p) => Some(
+                    std::fs::File::create(p)
+                        .map_err(|e| VmmError::Config(format!("-qtest-log {}: {e}", p.display())))?,
+                ),
+                None => None,
+            };
+            run_qtest(cfg, Box::new(QtestLink(crate::qtest::QtestServer::new(stream, log))))
         }
+    }
+}
+
+/// The qtest server as the event loop's qtest endpoint.
+struct QtestLink(crate::qtest::QtestServer);
+
+impl QtestEndpoint for QtestLink {
+    fn fd(&self) -> std::os::fd::RawFd {
+        self.0.fd()
+    }
+
+    fn on_readable(&mut self, m: &mut dyn crate::qtest::QtestMachine) -> std::io::Result<bool> {
+        self.0.on_readable(m)
+    }
+
+    fn flush_async(&mut self, m: &mut dyn crate::qtest::QtestMachine) {
+        // A vanished peer is noticed by on_readable (EOF) next.
+        let _ = self.0.flush_async(m);
     }
 }
