@@ -25,7 +25,7 @@ use crate::chipset::Chipset;
 use crate::config::{BackendPlan, BootDevice, CharBackend, MachineConfig};
 use crate::error::VmmError;
 use crate::irq::IrqOut;
-use crate::machine::{Env, Machine, Owner};
+use crate::machine::{DriveEntry, DriveSlot, Env, Machine, Owner};
 use crate::memory::{Firmware, RamLayout};
 
 /// Everything the board needs besides the config.
@@ -55,6 +55,25 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     // IDE drives in QEMU's creation order (default serials QM00001..).
     let mut ide = Ide::new();
     let mut owners = HashMap::new();
+    let mut drives = Vec::new();
+    // QEMU names devices without an id by their QOM path.
+    let mut unattached = 0usize;
+    let mut entry = |slot: DriveSlot, plan_idx: Option<usize>, qdev: &Option<String>, cdrom: bool, be: BackendId| {
+        let bp = plan_idx.and_then(|i| layout.backends.get(i));
+        let qdev = qdev.clone().unwrap_or_else(|| {
+            unattached += 1;
+            format!("/machine/unattached/device[{}]", 22 + unattached)
+        });
+        DriveEntry {
+            backend_name: bp.map(|b| b.name.clone()).unwrap_or_default(),
+            qdev,
+            slot,
+            backend: be,
+            cdrom,
+            werror: bp.map(|b| b.werror).unwrap_or_default(),
+            rerror: bp.map(|b| b.rerror).unwrap_or_default(),
+        }
+    };
     let mut cmos_drives: [Option<(Chs, Translation)>; 4] = [None; 4];
     for bus in 0..2 {
         for unit in 0..2 {
@@ -86,6 +105,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
             ide.attach(bus, unit, dc).map_err(|e| VmmError::Drive { name: name(), err: e.to_string() })?;
             if let Some(b) = id {
                 owners.insert(b, Owner::Ide);
+                drives.push(entry(DriveSlot::Ide { bus, unit }, p.backend, &p.qdev_id, p.cdrom, b));
             }
         }
     }
@@ -110,6 +130,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
             fcfg.drives[i] = DriveConfig { backend: b, drive_type: p.drive_type };
             if let Some(b) = b {
                 owners.insert(b, Owner::Fdc);
+                drives.push(entry(DriveSlot::Floppy { unit: i }, p.backend, &p.qdev_id, false, b));
             }
         }
     }
@@ -175,6 +196,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
         chipset,
         ports,
         owners,
+        drives,
         ide_events: VecDeque::new(),
         requests: VecDeque::new(),
         firmware: parts.firmware,

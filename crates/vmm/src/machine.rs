@@ -41,6 +41,31 @@ pub enum Owner {
     Fdc,
 }
 
+/// Where a drive sits on the board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriveSlot {
+    Ide { bus: usize, unit: usize },
+    Floppy { unit: usize },
+}
+
+/// One guest drive as QMP sees it (query-block's BlockInfo and the tray
+/// and media commands' `device`/`id` lookup).
+#[derive(Clone, Debug)]
+pub struct DriveEntry {
+    /// The block backend name ("device" in QMP; "" when attached to a
+    /// -blockdev node or created empty by -device).
+    pub backend_name: String,
+    /// The device id (`-device ...,id=`), or its QOM-style path.
+    pub qdev: String,
+    /// Whether `qdev` came from the user (lookups by `id` use only those
+    /// and the path).
+    pub slot: DriveSlot,
+    pub backend: BackendId,
+    pub cdrom: bool,
+    pub werror: crate::config::ErrorAction,
+    pub rerror: crate::config::ErrorAction,
+}
+
 /// How long `settle` waits for engine I/O before giving up (never hang).
 const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 /// With timers armed, this long without a completion means what is left
@@ -54,6 +79,8 @@ pub struct Machine {
     pub chipset: Chipset,
     pub ports: PortMap,
     pub owners: HashMap<BackendId, Owner>,
+    /// Every IDE and floppy drive, in creation order.
+    pub drives: Vec<DriveEntry>,
     /// Tray moves for QMP's DEVICE_TRAY_MOVED, oldest first.
     pub ide_events: VecDeque<IdeEvent>,
     /// Exit/reset requests from devices, for the run loop.
