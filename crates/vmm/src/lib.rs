@@ -12,6 +12,7 @@ pub mod irq;
 pub mod kvm;
 pub mod machine;
 pub mod memory;
+pub mod qmp;
 pub mod qtest;
 pub mod qtest_glue;
 pub mod run;
