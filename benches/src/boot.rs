@@ -58,6 +58,7 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
 
 fn bench(opts: &Opts) -> Result<(), Error> {
     let runs = if opts.quick { 3 } else { 10 };
+    let load_before = loadavg();
     let dir = bench_dir().join("boot");
     std::fs::create_dir_all(&dir)?;
     let mut report = Report::new(
@@ -151,6 +152,8 @@ fn bench(opts: &Opts) -> Result<(), Error> {
             report.note(format!("{}: ratio QEMU / ironide (median time-to-marker) = {r:.3}", medium.name));
         }
     }
+    // Other work on the machine stretches every boot: say how busy it was.
+    report.note(format!("load average (1/5/15 min) before: {load_before}, after: {}", loadavg()));
     for (k, v) in summary {
         report.summary(&k, v);
     }
@@ -322,6 +325,12 @@ fn perf_counts_exits() -> Option<PathBuf> {
         .output()
         .ok()?;
     (out.status.success() && parse_perf_csv(&String::from_utf8_lossy(&out.stderr)).is_some()).then_some(perf)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn ms_of(d: Duration) -> f64 {
