@@ -4,6 +4,7 @@
 //! build on a number.
 
 mod backend;
+mod boot;
 mod devices;
 mod harness;
 mod histogram;
@@ -13,6 +14,7 @@ use harness::Opts;
 
 const BENCHES: &[(&str, &str)] = &[
     ("backend", "block layer + io_uring vs fio: 4k QD1/QD32 random read, 1M sequential read/write"),
+    ("boot", "time from process start to a boot sector's serial marker (disk, floppy) vs QEMU 7.2; VM exits per boot"),
     ("devices", "ns of IDE device work per 4 KiB DMA read and per PIO sector (null backend)"),
     ("histogram", "ns per latency recorded into stats + histogram"),
     ("throttle", "configured vs achieved throttle rate (bps, iops, burst, group) vs QEMU's throttle"),
@@ -33,6 +35,7 @@ fn main() {
     for name in names {
         let r = match name {
             "backend" => backend::run(&opts),
+            "boot" => boot::run(&opts),
             "devices" => devices::run(&opts),
             "histogram" => histogram::run(&opts),
             "throttle" => throttle::run(&opts),

@@ -13,7 +13,7 @@ use crate::config::{Accel, CharBackend, MachineConfig};
 use crate::error::VmmError;
 use crate::event_loop::{lock, run_loop, MachineEvents, QtestEndpoint};
 use crate::irq::{IrqOut, KvmIrq};
-use crate::kvm::{KvmVm, PortIo, Vcpu, VcpuExitKind};
+use crate::kvm::{ExitStatsSink, KvmVm, PortIo, Vcpu, VcpuExitKind};
 use crate::machine::Machine;
 use crate::memory::{Firmware, RamLayout, DEFAULT_BIOS};
 
@@ -75,8 +75,17 @@ impl PortIo for LockedIo<'_> {
     }
 }
 
-/// The vCPU loop: returns the process exit status.
+/// The vCPU loop: returns the process exit status. With IRONIDE_EXIT_STATS
+/// set, the vCPU's exit counts are reported when it stops.
 pub fn vcpu_loop(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool) -> i32 {
+    let sink = ExitStatsSink::from_env();
+    vcpu.stats.timed = sink.is_on();
+    let code = run_vcpu(machine, vcpu, no_reboot);
+    sink.emit(&vcpu.stats);
+    code
+}
+
+fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool) -> i32 {
     loop {
         let mut io = LockedIo { machine, request: None };
         let exit = vcpu.run_once(&mut io);

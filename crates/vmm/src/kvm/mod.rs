@@ -14,7 +14,7 @@ use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MmapRegi
 use crate::error::VmmError;
 use crate::memory::Firmware;
 
-pub use vcpu::{PortIo, Vcpu, VcpuExitKind};
+pub use vcpu::{ExitClass, ExitStats, ExitStatsSink, PortGroup, PortIo, Vcpu, VcpuExitKind};
 
 /// Where KVM keeps its TSS (three pages below the BIOS image).
 const TSS_ADDRESS: usize = 0xFFFB_D000;
