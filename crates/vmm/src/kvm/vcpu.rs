@@ -141,3 +141,10 @@ fn saved_msrs(kvm: &Kvm, fd: &VcpuFd) -> Option<Msrs> {
     let n = fd.get_msrs(&mut msrs).ok()?;
     Msrs::from_entries(&msrs.as_slice()[..n]).ok()
 }
+
+impl Vcpu {
+    /// The vCPU file descriptor, for boot-state setup (kvm/linux_cpu.rs).
+    pub(crate) fn fd(&self) -> &VcpuFd {
+        &self.fd
+    }
+}
