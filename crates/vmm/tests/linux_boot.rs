@@ -172,8 +172,9 @@ fn linux_cannot_run_here() -> Option<String> {
     }
     if Path::new("/sys/module/kvm_pvm").exists() && std::env::var_os("IRONIDE_FORCE_LINUX_BOOT").is_none() {
         return Some(
-            "nested kvm_pvm cannot run 64-bit Linux guests (emulation failure); run on a host with hardware \
-             virtualization (IRONIDE_FORCE_LINUX_BOOT=1 tries anyway)"
+            "nested kvm_pvm cannot run 64-bit Linux guests (the kernel never reaches its console: the vCPU \
+             spins inside KVM, or stops on an emulation failure); run on a host with hardware virtualization \
+             (IRONIDE_FORCE_LINUX_BOOT=1 tries anyway)"
                 .into(),
         );
     }

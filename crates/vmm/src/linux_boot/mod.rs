@@ -10,7 +10,7 @@
 //! the initrd as high as the kernel allows.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use linux_loader::loader::bootparam::{boot_e820_entry, boot_params, setup_header};
@@ -46,6 +46,8 @@ const DEFAULT_INITRD_ADDR_MAX: u64 = 0x37FF_FFFF;
 /// Protocols before 2.06 do not state the command-line size.
 const DEFAULT_CMDLINE_SIZE: u32 = 255;
 const E820_RAM: u32 = 1;
+const ELFCLASS64: u8 = 2;
+const EM_X86_64: u16 = 62;
 const PAGE: u64 = 0x1000;
 
 /// What can stop a direct kernel boot.
@@ -64,6 +66,10 @@ pub enum LinuxBootError {
          only 64-bit x86 kernels can be booted directly"
     )]
     Not64Bit { path: PathBuf, version: u16, xloadflags: u16 },
+    #[error(
+        "kernel '{path}' is an ELF image but not a 64-bit x86 one: only 64-bit x86 kernels can be booted directly"
+    )]
+    ElfNot64Bit { path: PathBuf },
     #[error("kernel '{path}' could not be loaded: {err}")]
     KernelLoad { path: PathBuf, err: String },
     #[error("kernel '{path}' ({size} bytes) does not fit in {ram} bytes of guest RAM")]
@@ -187,6 +193,15 @@ impl LinuxBoot {
             Err(loader::Error::Bzimage(loader::bzimage::Error::InvalidBzImage)) => "no 'HdrS' header".to_string(),
             Err(e) => return Err(LinuxBootError::KernelLoad { path: path.clone(), err: e.to_string() }),
         };
+        // linux-loader reads any ELF as ELF64: refuse other classes first.
+        let mut ident = [0u8; 20];
+        file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+        if file.read_exact(&mut ident).is_ok() && ident.starts_with(b"\x7fELF") {
+            let machine = u16::from_le_bytes([ident[18], ident[19]]);
+            if ident[4] != ELFCLASS64 || machine != EM_X86_64 {
+                return Err(LinuxBootError::ElfNot64Bit { path: path.clone() });
+            }
+        }
         match loader::Elf::load(mem, None, &mut file, himem) {
             Ok(r) => Ok((KernelFormat::Elf, r.kernel_load.0, r.kernel_end, zero_page(elf_header()))),
             Err(loader::Error::Elf(loader::elf::Error::InvalidElfMagicNumber)) => {
@@ -415,6 +430,42 @@ mod tests {
         m.read_slice(&mut r, GuestAddress((64 << 20) - 0x1000)).unwrap();
         assert_eq!(r, [0x5A; 4]);
         assert_eq!(read_u64(&m, PML4_ADDR), PDPT_ADDR | 3);
+    }
+
+    /// An ELF64 x86-64 image with one PT_LOAD of `code` at `paddr`.
+    fn elf(class: u8, machine: u16, paddr: u64, code: &[u8]) -> Vec<u8> {
+        let mut e = vec![0u8; 64 + 56];
+        e[..4].copy_from_slice(b"\x7fELF");
+        (e[4], e[5], e[6]) = (class, 1, 1);
+        e[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        e[18..20].copy_from_slice(&machine.to_le_bytes());
+        e[24..32].copy_from_slice(&paddr.to_le_bytes()); // e_entry
+        e[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        e[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        e[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let ph = &mut e[64..];
+        ph[..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        ph[8..16].copy_from_slice(&120u64.to_le_bytes()); // p_offset
+        ph[24..32].copy_from_slice(&paddr.to_le_bytes()); // p_paddr
+        ph[32..40].copy_from_slice(&(code.len() as u64).to_le_bytes()); // p_filesz
+        ph[40..48].copy_from_slice(&(code.len() as u64).to_le_bytes()); // p_memsz
+        e.extend_from_slice(code);
+        e
+    }
+
+    #[test]
+    fn loads_an_elf_vmlinux_at_its_physical_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let ram = RamLayout::new(32 << 20);
+        let m = mem(&ram);
+        let k = file(dir.path(), "vmlinux", &elf(ELFCLASS64, EM_X86_64, 0x20_0000, &[0x90; 16]));
+        let e = LinuxBoot { kernel: k, initrd: None, cmdline: "x".into() }.load(&m).unwrap();
+        assert_eq!((e.format, e.entry, e.kernel_end), (KernelFormat::Elf, 0x20_0000, 0x20_0010));
+        let p: boot_params = m.read_obj(GuestAddress(ZERO_PAGE)).unwrap();
+        assert_eq!(({ p.hdr.header }, p.hdr.type_of_loader), (HDRS_MAGIC, LOADER_TYPE));
+        let k32 = file(dir.path(), "vmlinux32", &elf(1, 3, 0x20_0000, &[0x90; 16]));
+        let e = LinuxBoot { kernel: k32, initrd: None, cmdline: String::new() }.load(&m).unwrap_err();
+        assert!(matches!(e, LinuxBootError::ElfNot64Bit { .. }), "{e}");
     }
 
     #[test]
