@@ -207,6 +207,11 @@ impl LinuxBoot {
             Err(loader::Error::Elf(loader::elf::Error::InvalidElfMagicNumber)) => {
                 Err(LinuxBootError::NotAKernel { path: path.clone(), bzimage: bz_err, elf: "no ELF magic".into() })
             }
+            Err(loader::Error::Elf(loader::elf::Error::ReadElfHeader)) => Err(LinuxBootError::NotAKernel {
+                path: path.clone(),
+                bzimage: bz_err,
+                elf: "too short for an ELF header".into(),
+            }),
             Err(e) => Err(LinuxBootError::KernelLoad { path: path.clone(), err: e.to_string() }),
         }
     }
@@ -478,6 +483,9 @@ mod tests {
         assert!(matches!(e, LinuxBootError::KernelRead { .. }), "{e}");
         let junk = file(dir.path(), "junk", &[0x11; 4096]);
         let e = boot(junk).load(&m).unwrap_err();
+        assert!(matches!(e, LinuxBootError::NotAKernel { .. }), "{e}");
+        let tiny = file(dir.path(), "tiny", b"hello\n");
+        let e = boot(tiny).load(&m).unwrap_err();
         assert!(matches!(e, LinuxBootError::NotAKernel { .. }), "{e}");
         assert!(e.to_string().contains("not a Linux kernel image"), "{e}");
         let old = file(dir.path(), "old", &bzimage(0x20B, 0, &[0; 512]));
