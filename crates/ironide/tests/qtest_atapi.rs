@@ -98,10 +98,8 @@ fn cdrom_dma_read() {
     assert_eq!(q.memread(BUF_ADDR, 2048), want);
     // Three blocks from block 5 through two PRDs.
     let cdb = read10(5, 3);
-    let prdt = [
-        Prd { addr: (BUF_ADDR + 0x4000) as u32, size: 2048 },
-        Prd { addr: BUF_ADDR as u32, size: 4096 | PRD_EOT },
-    ];
+    let prdt =
+        [Prd { addr: (BUF_ADDR + 0x4000) as u32, size: 2048 }, Prd { addr: BUF_ADDR as u32, size: 4096 | PRD_EOT }];
     let st = dma(&mut q, DmaCmd::Packet(&cdb), &prdt, false);
     assert_eq!(st, BM_INTR);
     let want: Vec<u8> = (5 * 2048..8 * 2048).map(pattern).collect();

@@ -112,7 +112,8 @@ fn media_at_power_on_and_dskchg_after_a_step() {
 fn relative_seek() {
     let (mut q, _f) = with_medium();
     seek(&mut q, 0);
-    for (cmd, n, want) in [(CMD_RELATIVE_SEEK_IN, 1, 1), (CMD_RELATIVE_SEEK_OUT, 1, 0), (CMD_RELATIVE_SEEK_IN, 10, 10)] {
+    for (cmd, n, want) in [(CMD_RELATIVE_SEEK_IN, 1, 1), (CMD_RELATIVE_SEEK_OUT, 1, 0), (CMD_RELATIVE_SEEK_IN, 10, 10)]
+    {
         send(&mut q, cmd);
         send(&mut q, 0);
         assert!(!q.get_irq(IRQ));

@@ -53,7 +53,8 @@ impl Qtest {
         stream.set_nonblocking(false).expect("blocking");
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
         let wr = stream.try_clone().expect("clone");
-        let mut q = Qtest { child, rd: BufReader::new(stream), wr, irq_log: Vec::new(), levels: [false; 24], _dir: dir };
+        let mut q =
+            Qtest { child, rd: BufReader::new(stream), wr, irq_log: Vec::new(), levels: [false; 24], _dir: dir };
         assert_eq!(q.cmd("irq_intercept_in ioapic"), "OK");
         q
     }
@@ -63,8 +64,12 @@ impl Qtest {
         writeln!(self.wr, "{line}").expect("send");
         loop {
             let mut r = String::new();
-            self.rd.read_line(&mut r).expect("reply");
-            assert!(!r.is_empty(), "ironide closed the qtest socket after '{line}'");
+            let got = self.rd.read_line(&mut r);
+            if got.is_err() || r.is_empty() {
+                std::thread::sleep(Duration::from_millis(50));
+                let status = self.child.try_wait();
+                panic!("no reply to '{line}' ({got:?}); ironide: {status:?} (its stderr is above)");
+            }
             let r = r.trim_end();
             if let Some(rest) = r.strip_prefix("IRQ ") {
                 self.note_irq(rest);
@@ -269,7 +274,8 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn base64_encode(data: &[u8]) -> String {
     let mut s = String::new();
     for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 s.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
