@@ -44,13 +44,15 @@ fn packet_pio(q: &mut Qtest, bcl: u16, cdb: &[u8; 12]) {
     send_cdb(q, PRIMARY, cdb);
 }
 
-/// READ(10) of `nblocks` from block 0 by PIO with the 5120-byte limit; returns
-/// how many DRQ blocks came.
-fn cdrom_pio(nblocks: u16) -> usize {
+/// READ(10) of `nblocks` from block 0 by PIO with byte-count limit `bcl`;
+/// returns how many DRQ blocks came.
+fn cdrom_pio(nblocks: u16, bcl: u16) -> usize {
     let (mut q, _f) = cd_machine();
-    packet_pio(&mut q, BCL, &read10(0, nblocks));
+    q.take_irq_log();
+    packet_pio(&mut q, bcl, &read10(0, nblocks));
     let total = usize::from(nblocks) * 2048;
-    let limit = usize::from(BCL & !1);
+    // An odd limit is rounded down; 0xFFFF counts as 0xFFFE.
+    let limit = usize::from(bcl & !1);
     let mut rx: Vec<u8> = Vec::with_capacity(total);
     let mut chunks = 0;
     while rx.len() < total {
@@ -73,18 +75,30 @@ fn cdrom_pio(nblocks: u16) -> usize {
     assert_eq!(q.inb(PRIMARY + NSECT) & 3, 3, "interrupt reason: status");
     let want: Vec<u8> = (0..total as u64).map(pattern).collect();
     assert!(rx == want, "PIO data differs from the image");
+    // One interrupt per data block and one for the status, each lowered by
+    // the status read (the last one still up).
+    let raises = q.take_irq_log().iter().filter(|l| *l == "IRQ raise 14").count();
+    assert_eq!(raises, chunks + 1, "IRQs: one per DRQ block plus completion");
     chunks
 }
 
 #[test]
 fn cdrom_pio_one_block() {
-    assert_eq!(cdrom_pio(1), 1);
+    assert_eq!(cdrom_pio(1, BCL), 1);
 }
 
 #[test]
 fn cdrom_pio_large_comes_in_four_chunks() {
     // 10 blocks = 20480 bytes = 4 x 5120.
-    assert_eq!(cdrom_pio(10), 4);
+    assert_eq!(cdrom_pio(10, BCL), 4);
+}
+
+#[test]
+fn cdrom_pio_odd_limit_is_rounded_down() {
+    // 2049 -> 2048: two blocks of one sector each.
+    assert_eq!(cdrom_pio(2, 2049), 2);
+    // 3001 -> 3000: 6144 bytes as 3000 + 3000 + 144.
+    assert_eq!(cdrom_pio(3, 3001), 3);
 }
 
 #[test]

@@ -158,6 +158,15 @@ fn read_id_needs_virtual_time() {
     let (_, pcn) = ack_irq(&mut q);
     assert_eq!(pcn, 8);
     assert_eq!(read_id(&mut q, 1), (0x04, 8, 1));
+    // clock_set jumps over the whole delay at once.
+    send(&mut q, CMD_READ_ID);
+    send(&mut q, 0);
+    assert!(!q.get_irq(IRQ));
+    let now = q.clock_step(Some(0));
+    assert_eq!(q.clock_set(now + 1_000_000_000), now + 1_000_000_000);
+    assert!(q.get_irq(IRQ), "READ ID done within a virtual second");
+    let r = results7(&mut q);
+    assert_eq!((r[0], r[3], r[4]), (0x00, 8, 0));
 }
 
 #[test]

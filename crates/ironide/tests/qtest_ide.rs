@@ -53,7 +53,7 @@ fn bmdma_simple_read_and_write() {
     let a = vec![0x55u8; 512];
     let b = vec![0xAAu8; 512];
     q.memwrite(BUF_ADDR, &a);
-    q.memwrite(BUF_ADDR + 512, &b);
+    q.b64write(BUF_ADDR + 512, &b);
     // Write 0x55 to sector 0 and 0xAA to sector 1.
     let st = ata_dma(&mut q, CMD_WRITE_DMA, 0, 2, &[prd(BUF_ADDR, 1024 | PRD_EOT)], false);
     assert_eq!(st, BM_INTR);

@@ -67,9 +67,15 @@ pub struct Prd {
     pub size: u32,
 }
 
+/// Scan bus 0 for the PIIX3 IDE function (8086:7010); its devfn.
+pub fn find_ide(q: &mut Qtest) -> Option<u8> {
+    (0..=255u8).find(|&devfn| q.pci_readl(devfn, 0) == 0x7010_8086)
+}
+
 /// Enable I/O and (optionally) bus mastering on 00:01.1 and map BAR4.
 pub fn pci_setup(q: &mut Qtest, bus_master: bool) {
-    assert_eq!(q.pci_readl(IDE_DEVFN, 0), 0x7010_8086, "00:01.1 is the PIIX3 IDE");
+    assert_eq!(find_ide(q), Some(IDE_DEVFN), "the PIIX3 IDE is 00:01.1");
+    assert_eq!(q.pci_readl(IDE_DEVFN, 8) >> 8, 0x01_0180, "class IDE, prog-if 0x80");
     q.pci_writel(IDE_DEVFN, 0x20, u32::from(BM_BASE) | 1);
     assert_eq!(q.pci_readl(IDE_DEVFN, 0x20) & 0xFFF0, u32::from(BM_BASE), "BAR4");
     q.pci_writew(IDE_DEVFN, 0x04, if bus_master { 0x05 } else { 0x01 });
