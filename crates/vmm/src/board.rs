@@ -190,7 +190,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
         fw.shadow(&parts.mem)?;
     }
     Ok(Machine {
-        env: Env { layer, mem: parts.mem, irq: parts.irq, clock: parts.clock },
+        env: Env { layer: crate::io_retry::TrackedLayer::new(layer, &drives), mem: parts.mem, irq: parts.irq, clock: parts.clock },
         ide,
         fdc,
         chipset,
