@@ -145,7 +145,9 @@ fn werror_stop_holds_a_dma_write_with_its_guest_memory() {
     let mut r = rig("rules.0.iotype=write,rules.0.errno=EIO,rules.0.count=1", "werror=stop");
     assert!(r.m.mem_write(0x2000, &[0x5A; SECTOR]));
     r.dma(3, false);
-    assert_eq!(r.status() & 0x80, 0x80);
+    // Still transferring: DRQ, engine active, no interrupt.
+    assert_eq!(r.status() & 0x89, 0x08);
+    assert_eq!(r.m.pio_read(0xC002, 1) & 0x05, 0x01);
     assert!(r.stop_requested());
     resume(&mut r.m);
     r.m.settle();
@@ -155,7 +157,8 @@ fn werror_stop_holds_a_dma_write_with_its_guest_memory() {
 
 #[test]
 fn rerror_stop_holds_a_dma_read() {
-    let mut r = rig("rules.0.iotype=read,rules.0.errno=EIO,rules.0.count=1", "rerror=stop");
+    // Past sector 0: the board reads the MBR at start-up.
+    let mut r = rig("rules.0.iotype=read,rules.0.errno=EIO,rules.0.count=1,rules.0.offset=2560", "rerror=stop");
     r.dma(5, true);
     assert!(r.stop_requested());
     assert_eq!(r.events()[0]["operation"], "read");
@@ -239,3 +242,4 @@ fn untracked_without_stop_actions() {
     let w = r.m.env.layer.retry.watch.values().next().copied();
     assert_eq!(w, Some(Watch { read: false, write: true }), "default werror=enospc watches writes only");
 }
+

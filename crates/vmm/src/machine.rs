@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ironide_block::layer::{BackendId, BlockLayer};
+use ironide_block::layer::BackendId;
 use ironide_block::{Clock, Completion, VirtualClock};
 use ironide_dev_fdc::IsaFdc;
 use ironide_dev_ide::{Ide, IdeEvent};
