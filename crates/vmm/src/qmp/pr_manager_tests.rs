@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -117,4 +118,74 @@ fn errors() {
     let plans = [PrManagerPlan { id: "x".into(), path: missing.clone() }];
     let e = PrManagers::start(&plans).unwrap_err();
     assert_eq!(e.to_string(), format!("Failed to connect to '{}': No such file or directory", missing.display()));
+}
+
+/// qemu-pr-helper from firmware-tests/scripts/unpack-qemu.sh (or
+/// IRONIDE_PR_HELPER), run as root; None (test skipped) otherwise.
+fn real_helper() -> Option<(PathBuf, PathBuf)> {
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/qemu72");
+    let bin = std::env::var_os("IRONIDE_PR_HELPER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| prefix.join("usr/bin/qemu-pr-helper"));
+    // SAFETY: geteuid has no preconditions.
+    if !bin.exists() || unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root and {} (run firmware-tests/scripts/unpack-qemu.sh)", bin.display());
+        return None;
+    }
+    Some((bin, prefix.join("lib")))
+}
+
+fn spawn_helper(bin: &Path, lib: &Path, sock: &Path, pidfile: &Path) -> Option<std::process::Child> {
+    let _ = std::fs::remove_file(sock);
+    let child = std::process::Command::new(bin)
+        .env("LD_LIBRARY_PATH", lib)
+        .arg("-k")
+        .arg(sock)
+        .arg("-f")
+        .arg(pidfile)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if sock.exists() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("skipped: qemu-pr-helper did not create its socket");
+    Some(child).and_then(|mut c| {
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    })
+}
+
+#[test]
+fn real_qemu_pr_helper() {
+    let Some((bin, lib)) = real_helper() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, pid) = (dir.path().join("pr.sock"), dir.path().join("pr.pid"));
+    let Some(mut helper) = spawn_helper(&bin, &lib, &sock, &pid) else { return };
+    let mut st = QmpState::default();
+    let mut ev = Vec::new();
+    add(&mut st, "pr0", &sock, &mut ev).expect("connects to qemu-pr-helper");
+    assert_eq!(data(&ev[0]).1, json!({"id": "pr0", "connected": true}));
+    assert_eq!(query(&st).unwrap(), json!([{"id": "pr0", "connected": true}]));
+
+    let _ = helper.kill();
+    let _ = helper.wait();
+    let ev = wait_poll(&mut st.pr_managers, 3000);
+    assert_eq!(ev.iter().map(|e| data(e).1).collect::<Vec<_>>(), vec![json!({"id": "pr0", "connected": false})]);
+
+    let Some(mut helper) = spawn_helper(&bin, &lib, &sock, &pid) else { return };
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        got = wait_poll(&mut st.pr_managers, 1000);
+        if !got.is_empty() {
+            break;
+        }
+    }
+    let _ = helper.kill();
+    let _ = helper.wait();
+    assert_eq!(got.iter().map(|e| data(e).1).collect::<Vec<_>>(), vec![json!({"id": "pr0", "connected": true})]);
 }
