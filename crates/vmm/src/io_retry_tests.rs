@@ -242,4 +242,3 @@ fn untracked_without_stop_actions() {
     let w = r.m.env.layer.retry.watch.values().next().copied();
     assert_eq!(w, Some(Watch { read: false, write: true }), "default werror=enospc watches writes only");
 }
-
