@@ -11,6 +11,7 @@ pub mod event_loop;
 pub mod io_retry;
 pub mod irq;
 pub mod kvm;
+pub mod linux_boot;
 pub mod machine;
 pub mod memory;
 pub mod qmp;
