@@ -189,6 +189,8 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     if let Some(fw) = &parts.firmware {
         fw.shadow(&parts.mem)?;
     }
+    // werror/rerror=stop: the layer remembers what it may have to resubmit.
+    let layer = crate::io_retry::TrackedLayer::new(layer, &drives);
     Ok(Machine {
         env: Env { layer, mem: parts.mem, irq: parts.irq, clock: parts.clock },
         ide,

@@ -8,6 +8,7 @@ pub mod cmdline;
 pub mod config;
 pub mod error;
 pub mod event_loop;
+pub mod io_retry;
 pub mod irq;
 pub mod kvm;
 pub mod linux_boot;

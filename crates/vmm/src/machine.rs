@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ironide_block::layer::{BackendId, BlockLayer};
+use ironide_block::layer::BackendId;
 use ironide_block::{Clock, Completion, VirtualClock};
 use ironide_dev_fdc::IsaFdc;
 use ironide_dev_ide::{Ide, IdeEvent};
@@ -17,12 +17,15 @@ use vmm_sys_util::eventfd::EventFd;
 
 use crate::bus::{is_stream_port, Dev, PortMap};
 use crate::chipset::Chipset;
+use crate::io_retry::TrackedLayer;
 use crate::irq::IrqOut;
 use crate::memory::Firmware;
 
 /// What every device call borrows: block layer, RAM, IRQs, clock.
 pub struct Env {
-    pub layer: BlockLayer,
+    /// The block layer, through the werror/rerror bookkeeping (derefs to
+    /// the `BlockLayer`).
+    pub layer: TrackedLayer,
     pub mem: GuestMemoryMmap,
     pub irq: IrqOut,
     pub clock: Arc<dyn Clock>,
@@ -187,6 +190,8 @@ impl Machine {
         self.env.layer.process_completions(|id, c| got.push((id, c)));
         let n = got.len();
         for (id, c) in got {
+            // werror/rerror: the device may get success, or nothing yet.
+            let Some(c) = crate::io_retry::intercept(self, id, c) else { continue };
             let mut ctx = self.env.ctx();
             match self.owners.get(&id) {
                 Some(Owner::Ide) => self.ide.complete(id, c, &mut ctx),
@@ -255,6 +260,7 @@ impl Machine {
             self.env.layer.drain(b);
         }
         self.process_completions();
+        self.env.layer.retry.clear_held();
         let mut ctx = self.env.ctx();
         self.ide.reset(&mut ctx);
         self.fdc.reset(&mut ctx);

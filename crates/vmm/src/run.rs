@@ -116,6 +116,8 @@ fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: O
         match request {
             None => {}
             Some(MachineRequest::Exit(code)) => return code,
+            // Pausing is the run-state owner's (QMP stop/cont).
+            Some(MachineRequest::Stop) => {}
             Some(MachineRequest::Reset) if no_reboot => return 0,
             Some(MachineRequest::Reset) => {
                 lock(machine).reset();

@@ -8,4 +8,6 @@ pub enum MachineRequest {
     Reset,
     /// The process should exit with this status (isa-debug-exit).
     Exit(i32),
+    /// Pause the VM (STOP event; werror/rerror=stop).
+    Stop,
 }
