@@ -14,9 +14,14 @@ use crate::qmp::find_drive;
 /// What kind of removable media a drive takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    Cd { ch: usize, unit: usize },
+    Cd {
+        ch: usize,
+        unit: usize,
+    },
     /// Removable but without a tray: open/close are no-ops, no events.
-    Floppy { unit: usize },
+    Floppy {
+        unit: usize,
+    },
     /// IDE hard disk: nothing is removable.
     Fixed,
 }

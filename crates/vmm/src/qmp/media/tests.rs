@@ -265,7 +265,7 @@ fn remove_and_insert_error_texts() {
     // QOM path of a user-named device.
     close_tray(&mut m, &by_id("/machine/peripheral/cdx"), &mut ev).expect("close by path");
     assert_eq!(tray(&ev[1..]), vec![json!({"device": "", "id": "cdx", "tray-open": false})]);
-    assert_eq!(m.ide.tray_state(1, 0).expect("tray").has_medium, true);
+    assert!(m.ide.tray_state(1, 0).expect("tray").has_medium);
 }
 
 /// DIR bit 7 of the selected drive A (controller out of reset, motor on).
