@@ -10,6 +10,7 @@ pub mod error;
 pub mod event_loop;
 pub mod irq;
 pub mod kvm;
+pub mod linux_boot;
 pub mod machine;
 pub mod memory;
 pub mod qmp;

@@ -14,6 +14,7 @@ use crate::error::VmmError;
 use crate::event_loop::{lock, run_loop, MachineEvents, QtestEndpoint};
 use crate::irq::{IrqOut, KvmIrq};
 use crate::kvm::{ExitStatsSink, KvmVm, PortIo, Vcpu, VcpuExitKind};
+use crate::linux_boot::LinuxBoot;
 use crate::machine::Machine;
 use crate::memory::{Firmware, RamLayout, DEFAULT_BIOS};
 
@@ -33,15 +34,26 @@ pub struct KvmMachine {
     pub machine: Arc<Mutex<Machine>>,
     pub vm: KvmVm,
     pub vcpu: Vcpu,
+    /// `-kernel`: loaded again and entered at every system reset.
+    pub linux: Option<LinuxBoot>,
 }
 
 impl KvmMachine {
     pub fn new(cfg: &MachineConfig) -> Result<Self, VmmError> {
         let ram = ram_layout(cfg);
         let mem = ram.allocate()?;
+        // The kernel first: a bad -kernel is reported before KVM is touched.
+        let linux = LinuxBoot::from_config(cfg);
+        let entry = match &linux {
+            Some(l) => Some(l.load(&mem).map_err(|e| VmmError::Config(format!("-kernel: {e}")))?),
+            None => None,
+        };
         let fw = firmware(cfg)?;
         let vm = KvmVm::new(&mem, &fw)?;
-        let vcpu = vm.create_vcpu()?;
+        let mut vcpu = vm.create_vcpu()?;
+        if let Some(e) = &entry {
+            vcpu.enter_linux(e)?;
+        }
         let parts = BoardParts {
             mem,
             ram,
@@ -51,7 +63,7 @@ impl KvmMachine {
             user_elcr: false,
         };
         let machine = Arc::new(Mutex::new(board::build(cfg, parts)?));
-        Ok(KvmMachine { machine, vm, vcpu })
+        Ok(KvmMachine { machine, vm, vcpu, linux })
     }
 }
 
@@ -75,17 +87,18 @@ impl PortIo for LockedIo<'_> {
     }
 }
 
-/// The vCPU loop: returns the process exit status. With IRONIDE_EXIT_STATS
-/// set, the vCPU's exit counts are reported when it stops.
-pub fn vcpu_loop(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool) -> i32 {
+/// The vCPU loop: returns the process exit status. With `linux` (-kernel),
+/// a reset loads the kernel again and enters it instead of the BIOS. With
+/// IRONIDE_EXIT_STATS set, the vCPU's exit counts are reported when it stops.
+pub fn vcpu_loop(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: Option<&LinuxBoot>) -> i32 {
     let sink = ExitStatsSink::from_env();
     vcpu.stats.timed = sink.is_on();
-    let code = run_vcpu(machine, vcpu, no_reboot);
+    let code = run_vcpu(machine, vcpu, no_reboot, linux);
     sink.emit(&vcpu.stats);
     code
 }
 
-fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool) -> i32 {
+fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: Option<&LinuxBoot>) -> i32 {
     loop {
         let mut io = LockedIo { machine, request: None };
         let exit = vcpu.run_once(&mut io);
@@ -106,13 +119,21 @@ fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool) -> i32 {
             Some(MachineRequest::Reset) if no_reboot => return 0,
             Some(MachineRequest::Reset) => {
                 lock(machine).reset();
-                if let Err(e) = vcpu.reset() {
+                if let Err(e) = vcpu.reset().and_then(|()| reenter_linux(machine, vcpu, linux)) {
                     eprintln!("ironide: reset failed: {e}");
                     return 1;
                 }
             }
         }
     }
+}
+
+/// After a reset under -kernel: a fresh copy of kernel, initrd and boot
+/// data (the running kernel overwrote them), then its entry point.
+fn reenter_linux(machine: &Mutex<Machine>, vcpu: &mut Vcpu, linux: Option<&LinuxBoot>) -> Result<(), VmmError> {
+    let Some(l) = linux else { return Ok(()) };
+    let entry = l.load(&lock(machine).env.mem).map_err(|e| VmmError::Config(format!("-kernel: {e}")))?;
+    vcpu.enter_linux(&entry)
 }
 
 fn spawn_events(
@@ -140,7 +161,7 @@ fn wants_stdin(cfg: &MachineConfig) -> bool {
 
 /// Run under KVM until the guest exits, resets with -no-reboot, or fails.
 pub fn run_kvm(cfg: &MachineConfig) -> Result<i32, VmmError> {
-    let KvmMachine { machine, vm, mut vcpu } = KvmMachine::new(cfg)?;
+    let KvmMachine { machine, vm, mut vcpu, linux } = KvmMachine::new(cfg)?;
     let (tx, rx) = mpsc::channel();
     spawn_events(&machine, true, wants_stdin(cfg), None, tx.clone())?;
     let m = machine.clone();
@@ -149,7 +170,7 @@ pub fn run_kvm(cfg: &MachineConfig) -> Result<i32, VmmError> {
         .name("vcpu0".into())
         .spawn(move || {
             let _vm = vm; // the VM outlives its vCPU
-            let code = vcpu_loop(&m, &mut vcpu, no_reboot);
+            let code = vcpu_loop(&m, &mut vcpu, no_reboot, linux.as_ref());
             let _ = tx.send(code);
         })
         .map_err(VmmError::io("spawn vCPU thread"))?;

@@ -410,6 +410,13 @@ fn saved_msrs(kvm: &Kvm, fd: &VcpuFd) -> Option<Msrs> {
     Msrs::from_entries(&msrs.as_slice()[..n]).ok()
 }
 
+impl Vcpu {
+    /// The vCPU file descriptor, for boot-state setup (kvm/linux_cpu.rs).
+    pub(crate) fn fd(&self) -> &VcpuFd {
+        &self.fd
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
