@@ -88,5 +88,14 @@ pub fn pending_events(m: &mut Machine, state: &mut QmpState) -> Vec<Event> {
     let mut out = media::guest_tray_events(m);
     out.extend(io_error::take_events(m));
     out.extend(pr_manager::poll(state));
+    // Run-state events last: QEMU's BLOCK_IO_ERROR comes before its STOP.
+    out.extend(lifecycle::take_events(m));
     out
+}
+
+impl QmpState {
+    /// The state for a machine built from `cfg` (-name).
+    pub fn from_config(cfg: &crate::config::MachineConfig) -> Self {
+        QmpState { name: cfg.name.clone(), ..Default::default() }
+    }
 }
