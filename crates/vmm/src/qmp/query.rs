@@ -225,7 +225,7 @@ mod tests {
         let mut s = BlockStats::default();
         let v = device_stats(&s, 100);
         let o = v.as_object().unwrap();
-        assert_eq!(o.len(), 34);
+        assert_eq!(o.len(), 32);
         assert!(!o.contains_key("idle_time_ns"));
         assert_eq!(o["timed_stats"], json!([]));
         s.account_done(AcctKind::Read, 512, 10, false, 40);
