@@ -27,7 +27,10 @@ fn negotiation_on_the_raw_socket() {
     vm.qmp.send_raw("bilities\", \"arguments\": {\"enable\": [\"oob\"]}, \"id\": [1, \"x\"]}");
     assert_eq!(vm.qmp.reply(), json!({"return": {}, "id": [1, "x"]}));
     let (class, desc) = vm.qmp.err("qmp_capabilities", Value::Null);
-    assert_eq!((class.as_str(), desc.as_str()), ("CommandNotFound", "Capabilities negotiation is already complete, command ignored"));
+    assert_eq!(
+        (class.as_str(), desc.as_str()),
+        ("CommandNotFound", "Capabilities negotiation is already complete, command ignored")
+    );
     // Two commands in one write get two replies.
     vm.qmp.send_raw(r#"{"execute":"query-name","id":1}{"execute":"query-status","id":2}"#);
     assert_eq!(vm.qmp.reply(), json!({"return": {}, "id": 1}));

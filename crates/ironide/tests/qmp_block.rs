@@ -41,7 +41,7 @@ fn setup() -> Setup {
     let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let mut vm = Vm::qtest(&refs);
     // Keep the images alive as long as the machine.
-    std::mem::swap(&mut vm.dir, &mut { dir });
+    vm.dir = dir;
     Setup { vm, disk, cd }
 }
 
@@ -80,7 +80,10 @@ fn query_block_shapes() {
 
     let cd = by_device(&blk, "qdev", "cd0");
     assert_eq!(cd["device"], "cdd");
-    assert_eq!((cd["removable"].clone(), cd["locked"].clone(), cd["tray_open"].clone()), (json!(true), json!(false), json!(false)));
+    assert_eq!(
+        (cd["removable"].clone(), cd["locked"].clone(), cd["tray_open"].clone()),
+        (json!(true), json!(false), json!(false))
+    );
     assert_eq!(cd["io-status"], "ok");
     assert_eq!(cd["inserted"]["ro"], true);
     assert_eq!(cd["inserted"]["file"], s.cd.display().to_string());
@@ -184,15 +187,30 @@ fn named_nodes_and_blockdev_add_del() {
 
     let e = |q: &mut Qmp, cmd: &str, a: Value| q.err(cmd, a);
     let gen = |d: &str| ("GenericError".to_string(), d.to_string());
-    assert_eq!(e(q, "blockdev-add", json!({"driver": "file", "node-name": "n1", "filename": img})), gen("Duplicate nodes with node-name='n1'"));
-    assert_eq!(e(q, "blockdev-add", json!({"driver": "file", "filename": img})), gen("'node-name' must be specified for the root node"));
-    assert_eq!(e(q, "blockdev-add", json!({"driver": "file", "node-name": "1abc", "filename": img})), gen("Invalid node-name: '1abc'"));
+    assert_eq!(
+        e(q, "blockdev-add", json!({"driver": "file", "node-name": "n1", "filename": img})),
+        gen("Duplicate nodes with node-name='n1'")
+    );
+    assert_eq!(
+        e(q, "blockdev-add", json!({"driver": "file", "filename": img})),
+        gen("'node-name' must be specified for the root node")
+    );
+    assert_eq!(
+        e(q, "blockdev-add", json!({"driver": "file", "node-name": "1abc", "filename": img})),
+        gen("Invalid node-name: '1abc'")
+    );
     assert_eq!(
         e(q, "blockdev-add", json!({"driver": "file", "node-name": "n9", "filename": "/nonexistent"})),
         gen("Could not open '/nonexistent': No such file or directory")
     );
-    assert_eq!(e(q, "blockdev-add", json!({"driver": "raw", "node-name": "r9", "file": "x"})), gen("Cannot find device='x' nor node-name='x'"));
-    assert_eq!(e(q, "blockdev-del", json!({"node-name": "nosuch"})), gen("Failed to find node with node-name='nosuch'"));
+    assert_eq!(
+        e(q, "blockdev-add", json!({"driver": "raw", "node-name": "r9", "file": "x"})),
+        gen("Cannot find device='x' nor node-name='x'")
+    );
+    assert_eq!(
+        e(q, "blockdev-del", json!({"node-name": "nosuch"})),
+        gen("Failed to find node with node-name='nosuch'")
+    );
     assert_eq!(e(q, "blockdev-del", json!({"node-name": "n1"})), gen("Node n1 is in use"));
     assert_eq!(e(q, "blockdev-del", json!({"node-name": auto})), gen(&format!("Node {auto} is in use")));
 
@@ -222,13 +240,25 @@ fn block_set_io_throttle_checks_and_applies() {
     let gen = |d: &str| ("GenericError".to_string(), d.to_string());
     let hd = json!({"device": "ide0-hd0"});
     assert_eq!(q.err(t, throttle(json!({}), json!({}))), gen("Need exactly one of 'device' and 'id'"));
-    assert_eq!(q.err(t, throttle(json!({"device": "ide0-hd0", "id": "cd0"}), json!({}))), gen("Need exactly one of 'device' and 'id'"));
-    assert_eq!(q.err(t, throttle(json!({"device": "x"}), json!({}))), ("DeviceNotFound".into(), "Device 'x' not found".into()));
-    assert_eq!(q.err(t, throttle(json!({"id": "nosuch"}), json!({}))), ("DeviceNotFound".into(), "Device 'nosuch' not found".into()));
+    assert_eq!(
+        q.err(t, throttle(json!({"device": "ide0-hd0", "id": "cd0"}), json!({}))),
+        gen("Need exactly one of 'device' and 'id'")
+    );
+    assert_eq!(
+        q.err(t, throttle(json!({"device": "x"}), json!({}))),
+        ("DeviceNotFound".into(), "Device 'x' not found".into())
+    );
+    assert_eq!(
+        q.err(t, throttle(json!({"id": "nosuch"}), json!({}))),
+        ("DeviceNotFound".into(), "Device 'nosuch' not found".into())
+    );
     // No medium is reported before any value is looked at.
     assert_eq!(q.err(t, throttle(json!({"id": "cd1"}), json!({"bps": -1}))), gen("Device has no medium"));
     let cases = [
-        (json!({"bps": 1, "bps_rd": 1}), "bps/iops/max total values and read/write values cannot be used at the same time"),
+        (
+            json!({"bps": 1, "bps_rd": 1}),
+            "bps/iops/max total values and read/write values cannot be used at the same time",
+        ),
         (json!({"iops_size": 512}), "iops size requires an iops value to be set"),
         (json!({"bps": 1_000_000_000_000_001u64}), "bps/iops/max values must be within [0, 1000000000000000]"),
         (json!({"bps": -5}), "bps/iops/max values must be within [0, 1000000000000000]"),
@@ -292,8 +322,14 @@ fn latency_histograms() {
     assert_eq!(st["rd_latency_histogram"]["boundaries"], json!([10, 20]));
     let gen = |d: &str| ("GenericError".to_string(), d.to_string());
     assert_eq!(q.err(h, json!({"id": "cd0", "boundaries-read": [0, 5]})), gen("Device 'cd0' set read boundaries fail"));
-    assert_eq!(q.err(h, json!({"id": "cd0", "boundaries-write": [3, 3]})), gen("Device 'cd0' set write boundaries fail"));
-    assert_eq!(q.err(h, json!({"id": "cd0", "boundaries-flush": [2, 1]})), gen("Device 'cd0' set flush boundaries fail"));
+    assert_eq!(
+        q.err(h, json!({"id": "cd0", "boundaries-write": [3, 3]})),
+        gen("Device 'cd0' set write boundaries fail")
+    );
+    assert_eq!(
+        q.err(h, json!({"id": "cd0", "boundaries-flush": [2, 1]})),
+        gen("Device 'cd0' set flush boundaries fail")
+    );
     let st = q.ok("query-blockstats", Value::Null);
     let _: Vec<qapi::qmp::BlockStats> = serde_json::from_value(st).expect("qapi decodes histograms");
     // Only the id: every histogram goes.

@@ -19,8 +19,8 @@ use ironide_qmp::Monitors;
 use crate::error::VmmError;
 use crate::machine::Machine;
 use crate::qmp::{lifecycle, pending_events, MachineQmp, QmpState};
-use crate::run_state::settle_vcpu;
 use crate::qtest_glue::QtestMachine;
+use crate::run_state::settle_vcpu;
 
 /// The qtest connection as the loop drives it (the server implements it).
 pub trait QtestEndpoint: Send {
@@ -184,7 +184,7 @@ impl MachineEvents {
         let Some(mons) = self.monitors.as_mut() else { return };
         let m = self.machine.clone();
         let mut m = lock(&m);
-        let mut handler = MachineQmp { machine: &mut *m, state: &mut self.qmp };
+        let mut handler = MachineQmp { machine: &mut m, state: &mut self.qmp };
         if let Err(e) = mons.process(&mut handler) {
             tracing::error!("QMP: {e}");
         }

@@ -164,7 +164,11 @@ impl Machine {
 
 /// On the vCPU thread, with attention set: carry out a pending reset and
 /// stay parked while paused. Returns an exit status if the vCPU must end.
-pub fn obey(machine: &Mutex<Machine>, ctl: &VcpuControl, reset_vcpu: &mut dyn FnMut() -> Result<(), String>) -> Option<i32> {
+pub fn obey(
+    machine: &Mutex<Machine>,
+    ctl: &VcpuControl,
+    reset_vcpu: &mut dyn FnMut() -> Result<(), String>,
+) -> Option<i32> {
     let mut m = lock(machine);
     loop {
         if m.run.reset_pending {

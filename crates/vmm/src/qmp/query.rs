@@ -148,7 +148,8 @@ fn node_stats(m: &Machine, name: &str, depth: usize) -> Value {
         .map(|s| s.wr_highest_offset)
         .max()
         .unwrap_or(0);
-    let node_level = BlockStats { wr_highest_offset: highest, account_invalid: false, account_failed: false, ..Default::default() };
+    let node_level =
+        BlockStats { wr_highest_offset: highest, account_invalid: false, account_failed: false, ..Default::default() };
     o.insert("stats".into(), device_stats(&node_level, 0));
     // Depth guard: a node graph is a chain, but never recurse unbounded.
     if depth < 16 {
@@ -260,9 +261,14 @@ mod tests {
         cfg.limit_mut(BucketKind::BpsTotal).max = 200;
         cfg.limit_mut(BucketKind::IopsRead).avg = 5;
         let v = inserted(&med, Some(&("g".into(), cfg)));
-        assert_eq!((v["bps"].clone(), v["bps_max"].clone(), v["bps_max_length"].clone()), (json!(100), json!(200), json!(1)));
+        assert_eq!(
+            (v["bps"].clone(), v["bps_max"].clone(), v["bps_max_length"].clone()),
+            (json!(100), json!(200), json!(1))
+        );
         assert_eq!(v["iops_rd"], 5);
-        assert!(v.get("iops_rd_max").is_none() && v.get("iops_rd_max_length").is_none() && v.get("iops_size").is_none());
+        assert!(
+            v.get("iops_rd_max").is_none() && v.get("iops_rd_max_length").is_none() && v.get("iops_size").is_none()
+        );
         assert_eq!(v["group"], "g");
     }
 }
