@@ -21,3 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v cargo >/dev/null || { echo "install-deps: cargo not found (install Rust with rustup)"; exit 1; }
+
+# The QMP tests drive ironide with QEMU's own Python client too.
+if command -v python3 >/dev/null && ! python3 -c 'import qemu.qmp' 2>/dev/null; then
+    echo "install-deps: installing the Python QMP client (qemu.qmp)"
+    python3 -m pip install -q qemu.qmp || echo "install-deps: pip install qemu.qmp failed; the Python QMP test will be skipped"
+fi

@@ -18,6 +18,7 @@ use ironide_dev_platform::debug::{DebugExit, Debugcon, Port92, ResetControl, I80
 use ironide_dev_platform::fw_cfg::FwCfg;
 use ironide_dev_platform::serial::Serial16550;
 use ironide_dev_platform::{Elcr, I440fx, PciConfigAddress, Piix3Isa};
+use ironide_qmp::{MonitorSpec, Monitors, ServerInfo};
 use vm_memory::GuestMemoryMmap;
 
 use crate::bus::PortMap;
@@ -37,6 +38,23 @@ pub struct BoardParts {
     pub firmware: Option<Firmware>,
     /// qtest: no in-kernel PIC, so ELCR lives in user space.
     pub user_elcr: bool,
+}
+
+/// The QMP monitors of every `-qmp` (None without any). A socket that
+/// cannot be set up stops everything before the guest starts.
+pub fn monitors(cfg: &MachineConfig) -> Result<Option<Monitors>, VmmError> {
+    if cfg.qmp.is_empty() {
+        return Ok(None);
+    }
+    let mut mons = Monitors::new(ServerInfo::default()).map_err(VmmError::io("QMP monitor"))?;
+    for q in &cfg.qmp {
+        let spec = MonitorSpec { path: q.path.clone(), server: q.server };
+        mons.add(&spec).map_err(|e| {
+            let opts = if q.server { ",server=on" } else { "" };
+            VmmError::Config(format!("-qmp unix:{}{opts}: {e}", q.path.display()))
+        })?;
+    }
+    Ok(Some(mons))
 }
 
 /// Assemble the machine described by `cfg.layout`.
@@ -205,6 +223,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
         virtual_clock: None,
         timer_kick: None,
         armed_deadline: None,
+        run: Default::default(),
     })
 }
 

@@ -1,5 +1,7 @@
 //! The event thread: block completions, device timers, serial input from
-//! stdin and the qtest connection, each handled under the machine lock.
+//! stdin, the qtest connection and the QMP monitors, each handled under the
+//! machine lock. After every batch, events the machine raised go to the QMP
+//! clients.
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
@@ -11,9 +13,14 @@ use event_manager::{EventManager, EventOps, EventSet, Events, MutEventSubscriber
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use vmm_sys_util::timerfd::TimerFd;
 
+use ironide_dev_platform::MachineRequest;
+use ironide_qmp::Monitors;
+
 use crate::error::VmmError;
 use crate::machine::Machine;
+use crate::qmp::{lifecycle, pending_events, MachineQmp, QmpState};
 use crate::qtest_glue::QtestMachine;
+use crate::run_state::settle_vcpu;
 
 /// The qtest connection as the loop drives it (the server implements it).
 pub trait QtestEndpoint: Send {
@@ -36,6 +43,12 @@ const TOKEN_TIMER: u32 = 1;
 const TOKEN_STDIN: u32 = 2;
 const TOKEN_QTEST: u32 = 3;
 const TOKEN_KICK: u32 = 4;
+const TOKEN_QMP: u32 = 5;
+/// pr-manager-helper sockets (connection lost): handled by `service`.
+const TOKEN_PR: u32 = 6;
+
+/// How long quit waits for the clients to take their last replies.
+const QUIT_FLUSH: Duration = Duration::from_secs(2);
 
 /// The one subscriber of the machine's event loop.
 pub struct MachineEvents {
@@ -49,6 +62,12 @@ pub struct MachineEvents {
     exit: ExitSender,
     /// The vCPU thread's "a deadline came closer" signal (KVM only).
     kick: Option<EventFd>,
+    /// -qmp monitors (None without any, or after quit).
+    monitors: Option<Monitors>,
+    qmp: QmpState,
+    pr_watched: bool,
+    /// A pause/reset request may wait for the vCPU's acknowledgement.
+    check_vcpu: bool,
 }
 
 impl MachineEvents {
@@ -70,7 +89,27 @@ impl MachineEvents {
             None
         };
         drop(m);
-        Ok(MachineEvents { machine, notify_fd, timer, real_time, stdin, qtest, exit, kick })
+        Ok(MachineEvents {
+            machine,
+            notify_fd,
+            timer,
+            real_time,
+            stdin,
+            qtest,
+            exit,
+            kick,
+            monitors: None,
+            qmp: QmpState::default(),
+            pr_watched: false,
+            check_vcpu: false,
+        })
+    }
+
+    /// Serve QMP on `monitors` with `state` (-name, objects).
+    pub fn with_qmp(mut self, monitors: Option<Monitors>, state: QmpState) -> Self {
+        self.monitors = monitors;
+        self.qmp = state;
+        self
     }
 
     /// Completions, due timers, then the timer re-armed for the next deadline.
@@ -84,9 +123,39 @@ impl MachineEvents {
         if let Some(q) = self.qtest.as_mut() {
             q.flush_async(&mut *m);
         }
-        // Requests raised outside a vCPU exit (none today) end the run.
-        if let Some(ironide_dev_platform::MachineRequest::Exit(c)) = m.requests.front().copied() {
+        // Requests raised outside a vCPU exit: exit ends the run, stop
+        // (werror/rerror=stop) pauses; without a vCPU (qtest), resets are
+        // done here.
+        if let Some(MachineRequest::Exit(c)) = m.requests.front().copied() {
             let _ = self.exit.send(c);
+        }
+        let vcpu = m.run.vcpu.is_some();
+        let mut stop = false;
+        let mut reset = false;
+        m.requests.retain(|r| match r {
+            MachineRequest::Stop => {
+                stop = true;
+                false
+            }
+            MachineRequest::Reset if !vcpu => {
+                reset = true;
+                false
+            }
+            _ => true,
+        });
+        if reset {
+            m.reset();
+            lifecycle::guest_reset_event(&mut m);
+        }
+        if stop {
+            lifecycle::stop_requested(&mut m);
+            self.check_vcpu = true;
+        }
+        let events = pending_events(&mut m, &mut self.qmp);
+        if let Some(mons) = self.monitors.as_mut() {
+            for e in &events {
+                mons.broadcast(e);
+            }
         }
         if self.real_time {
             let now = m.env.clock.now_ns();
@@ -110,6 +179,42 @@ impl MachineEvents {
                 let _ = ops.remove(Events::with_data_raw(0, TOKEN_STDIN, EventSet::IN));
             }
             Ok(n) => lock(&self.machine).serial_input(&buf[..n]),
+        }
+    }
+
+    /// Watch the pr-manager helpers' fd once it exists (the first helper
+    /// may come with a later object-add).
+    fn watch_pr_managers(&mut self, ops: &mut EventOps) {
+        if self.pr_watched {
+            return;
+        }
+        if let Some(fd) = self.qmp.pr_managers.fd() {
+            match ops.add(Events::with_data_raw(fd, TOKEN_PR, EventSet::IN)) {
+                Ok(()) => self.pr_watched = true,
+                Err(e) => tracing::error!("event loop: cannot watch the pr-manager fd: {e}"),
+            }
+        }
+    }
+
+    /// QMP commands, under the machine lock. After quit the last replies
+    /// are flushed, the sockets closed and the process ends with 0.
+    fn read_qmp(&mut self, ops: &mut EventOps) {
+        let Some(mons) = self.monitors.as_mut() else { return };
+        let m = self.machine.clone();
+        let mut m = lock(&m);
+        let mut handler = MachineQmp { machine: &mut m, state: &mut self.qmp };
+        if let Err(e) = mons.process(&mut handler) {
+            tracing::error!("QMP: {e}");
+        }
+        self.check_vcpu = true;
+        drop(m);
+        self.watch_pr_managers(ops);
+        let Some(mons) = self.monitors.as_mut() else { return };
+        if mons.quit_requested() {
+            mons.flush_blocking(QUIT_FLUSH);
+            let _ = ops.remove(Events::with_data_raw(mons.as_raw_fd(), TOKEN_QMP, EventSet::IN));
+            self.monitors = None;
+            let _ = self.exit.send(0);
         }
     }
 
@@ -148,9 +253,13 @@ impl MutEventSubscriber for MachineEvents {
                 }
                 self.read_qtest();
             }
+            TOKEN_QMP => self.read_qmp(ops),
             _ => {}
         }
         self.service();
+        if std::mem::take(&mut self.check_vcpu) {
+            settle_vcpu(&self.machine);
+        }
     }
 
     fn init(&mut self, ops: &mut EventOps) {
@@ -170,6 +279,10 @@ impl MutEventSubscriber for MachineEvents {
         if let Some(q) = &self.qtest {
             add(ops, q.fd(), TOKEN_QTEST);
         }
+        if let Some(mons) = &self.monitors {
+            add(ops, mons.as_raw_fd(), TOKEN_QMP);
+        }
+        self.watch_pr_managers(ops);
     }
 }
 

@@ -18,6 +18,7 @@ pub mod qmp;
 pub mod qtest;
 pub mod qtest_glue;
 pub mod run;
+pub mod run_state;
 
 pub use error::VmmError;
 pub use machine::Machine;

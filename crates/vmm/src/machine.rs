@@ -95,6 +95,8 @@ pub struct Machine {
     /// event loop's timer is armed for (READ ID, RTC, throttle).
     pub timer_kick: Option<EventFd>,
     pub armed_deadline: Option<u64>,
+    /// Running or paused, pending vCPU reset, run-state events (QMP).
+    pub run: crate::run_state::RunState,
 }
 
 impl Machine {

@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use ironide_block::{RealClock, VirtualClock};
 use ironide_dev_platform::MachineRequest;
+use ironide_qmp::Monitors;
+
+use vm_memory::GuestMemoryMmap;
 
 use crate::board::{self, BoardParts};
 use crate::config::{Accel, CharBackend, MachineConfig};
@@ -17,6 +20,8 @@ use crate::kvm::{ExitStatsSink, KvmVm, PortIo, Vcpu, VcpuExitKind};
 use crate::linux_boot::LinuxBoot;
 use crate::machine::Machine;
 use crate::memory::{Firmware, RamLayout, DEFAULT_BIOS};
+use crate::qmp::{lifecycle, QmpState};
+use crate::run_state::{obey, VcpuControl};
 
 /// -m default.
 pub const DEFAULT_RAM: u64 = 128 << 20;
@@ -75,31 +80,63 @@ struct LockedIo<'a> {
 
 impl PortIo for LockedIo<'_> {
     fn io_in(&mut self, port: u16, size: usize, data: &mut [u8]) {
-        lock(self.machine).io_in(port, size, data);
+        let mut m = lock(self.machine);
+        let before = m.ide_events.len();
+        m.io_in(port, size, data);
+        wake_for_events(&m, before);
     }
 
     fn io_out(&mut self, port: u16, size: usize, data: &[u8]) {
         let mut m = lock(self.machine);
+        let before = m.ide_events.len();
         m.io_out(port, size, data);
         if self.request.is_none() {
             self.request = m.take_request();
         }
+        wake_for_events(&m, before);
+    }
+}
+
+/// The guest moved a tray: the event loop sends DEVICE_TRAY_MOVED.
+fn wake_for_events(m: &Machine, before: usize) {
+    if m.ide_events.len() > before {
+        m.kick_event_loop();
     }
 }
 
 /// The vCPU loop: returns the process exit status. With `linux` (-kernel),
 /// a reset loads the kernel again and enters it instead of the BIOS. With
 /// IRONIDE_EXIT_STATS set, the vCPU's exit counts are reported when it stops.
+/// QMP stop/cont/system_reset reach it through the machine's `VcpuControl`
+/// (installed here if the caller did not).
 pub fn vcpu_loop(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: Option<&LinuxBoot>) -> i32 {
     let sink = ExitStatsSink::from_env();
     vcpu.stats.timed = sink.is_on();
-    let code = run_vcpu(machine, vcpu, no_reboot, linux);
+    let ctl = lock(machine).run.vcpu.get_or_insert_with(VcpuControl::new).clone();
+    ctl.register_current_thread();
+    let code = run_vcpu(machine, vcpu, no_reboot, linux, &ctl);
+    ctl.mark_exited();
     sink.emit(&vcpu.stats);
     code
 }
 
-fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: Option<&LinuxBoot>) -> i32 {
+fn run_vcpu(
+    machine: &Mutex<Machine>,
+    vcpu: &mut Vcpu,
+    no_reboot: bool,
+    linux: Option<&LinuxBoot>,
+    ctl: &VcpuControl,
+) -> i32 {
     loop {
+        // Paused or a reset pending: handled between exits, here.
+        if ctl.needs_attention() {
+            let mut reset = |m: &Machine| {
+                vcpu.reset().and_then(|()| reenter_linux(&m.env.mem, vcpu, linux)).map_err(|e| e.to_string())
+            };
+            if let Some(code) = obey(machine, ctl, &mut reset) {
+                return code;
+            }
+        }
         let mut io = LockedIo { machine, request: None };
         let exit = vcpu.run_once(&mut io);
         let request = match exit {
@@ -116,12 +153,15 @@ fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: O
         match request {
             None => {}
             Some(MachineRequest::Exit(code)) => return code,
-            // Pausing is the run-state owner's (QMP stop/cont).
-            Some(MachineRequest::Stop) => {}
             Some(MachineRequest::Reset) if no_reboot => return 0,
+            Some(MachineRequest::Stop) => lifecycle::stop_requested(&mut lock(machine)),
             Some(MachineRequest::Reset) => {
-                lock(machine).reset();
-                if let Err(e) = vcpu.reset().and_then(|()| reenter_linux(machine, vcpu, linux)) {
+                {
+                    let mut m = lock(machine);
+                    m.reset();
+                    lifecycle::guest_reset_event(&mut m);
+                }
+                if let Err(e) = vcpu.reset().and_then(|()| reenter_linux(&lock(machine).env.mem, vcpu, linux)) {
                     eprintln!("ironide: reset failed: {e}");
                     return 1;
                 }
@@ -132,10 +172,24 @@ fn run_vcpu(machine: &Mutex<Machine>, vcpu: &mut Vcpu, no_reboot: bool, linux: O
 
 /// After a reset under -kernel: a fresh copy of kernel, initrd and boot
 /// data (the running kernel overwrote them), then its entry point.
-fn reenter_linux(machine: &Mutex<Machine>, vcpu: &mut Vcpu, linux: Option<&LinuxBoot>) -> Result<(), VmmError> {
+fn reenter_linux(mem: &GuestMemoryMmap, vcpu: &mut Vcpu, linux: Option<&LinuxBoot>) -> Result<(), VmmError> {
     let Some(l) = linux else { return Ok(()) };
-    let entry = l.load(&lock(machine).env.mem).map_err(|e| VmmError::Config(format!("-kernel: {e}")))?;
+    let entry = l.load(mem).map_err(|e| VmmError::Config(format!("-kernel: {e}")))?;
     vcpu.enter_linux(&entry)
+}
+
+/// QMP for the event loop: the monitors and the state from `cfg`.
+pub struct QmpParts {
+    pub monitors: Option<Monitors>,
+    pub state: QmpState,
+}
+
+impl QmpParts {
+    /// Every -qmp socket set up (errors before the guest starts).
+    pub fn from_config(cfg: &MachineConfig) -> Result<Self, VmmError> {
+        let state = QmpState::from_config(cfg).map_err(|e| VmmError::Config(format!("-object pr-manager-helper: {e}")))?;
+        Ok(QmpParts { monitors: board::monitors(cfg)?, state })
+    }
 }
 
 fn spawn_events(
@@ -143,9 +197,10 @@ fn spawn_events(
     real_time: bool,
     stdin: bool,
     qtest: Option<Box<dyn QtestEndpoint>>,
+    qmp: QmpParts,
     tx: Sender<i32>,
 ) -> Result<(), VmmError> {
-    let ev = MachineEvents::new(machine.clone(), real_time, stdin, qtest, tx)?;
+    let ev = MachineEvents::new(machine.clone(), real_time, stdin, qtest, tx)?.with_qmp(qmp.monitors, qmp.state);
     std::thread::Builder::new()
         .name("events".into())
         .spawn(move || {
@@ -164,8 +219,10 @@ fn wants_stdin(cfg: &MachineConfig) -> bool {
 /// Run under KVM until the guest exits, resets with -no-reboot, or fails.
 pub fn run_kvm(cfg: &MachineConfig) -> Result<i32, VmmError> {
     let KvmMachine { machine, vm, mut vcpu, linux } = KvmMachine::new(cfg)?;
+    let qmp = QmpParts::from_config(cfg)?;
+    lock(&machine).run.vcpu = Some(VcpuControl::new());
     let (tx, rx) = mpsc::channel();
-    spawn_events(&machine, true, wants_stdin(cfg), None, tx.clone())?;
+    spawn_events(&machine, true, wants_stdin(cfg), None, qmp, tx.clone())?;
     let m = machine.clone();
     let no_reboot = cfg.no_reboot;
     std::thread::Builder::new()
@@ -200,8 +257,9 @@ pub fn qtest_machine(cfg: &MachineConfig) -> Result<Machine, VmmError> {
 /// peer closes.
 pub fn run_qtest(cfg: &MachineConfig, endpoint: Box<dyn QtestEndpoint>) -> Result<i32, VmmError> {
     let machine = Arc::new(Mutex::new(qtest_machine(cfg)?));
+    let qmp = QmpParts::from_config(cfg)?;
     let (tx, rx) = mpsc::channel();
-    spawn_events(&machine, false, wants_stdin(cfg), Some(endpoint), tx)?;
+    spawn_events(&machine, false, wants_stdin(cfg), Some(endpoint), qmp, tx)?;
     Ok(rx.recv().unwrap_or(1))
 }
 
@@ -210,7 +268,11 @@ pub fn run(cfg: &MachineConfig) -> Result<i32, VmmError> {
     match cfg.accel {
         Accel::Kvm => run_kvm(cfg),
         Accel::Qtest => {
-            let path = cfg.qtest.as_deref().ok_or_else(|| VmmError::Config("-accel qtest needs -qtest unix:PATH".into()))?;
+            let Some(path) = cfg.qtest.as_deref() else {
+                // Objects come first (their errors name them), as in QEMU.
+                QmpParts::from_config(cfg)?;
+                return Err(VmmError::Config("-accel qtest needs -qtest unix:PATH".into()));
+            };
             let stream = crate::qtest::connect(path)
                 .map_err(|e| VmmError::Config(format!("-qtest unix:{}: {e}", path.display())))?;
             let log = match &cfg.qtest_log {

@@ -8,6 +8,7 @@ pub enum MachineRequest {
     Reset,
     /// The process should exit with this status (isa-debug-exit).
     Exit(i32),
-    /// Pause the VM (STOP event; werror/rerror=stop).
+    /// Pause the vCPU (werror/rerror=stop after a failed request); QMP
+    /// `cont` resumes it.
     Stop,
 }

@@ -88,5 +88,16 @@ pub fn pending_events(m: &mut Machine, state: &mut QmpState) -> Vec<Event> {
     let mut out = media::guest_tray_events(m);
     out.extend(io_error::take_events(m));
     out.extend(pr_manager::poll(state));
+    // Run-state events last: QEMU's BLOCK_IO_ERROR comes before its STOP.
+    out.extend(lifecycle::take_events(m));
     out
+}
+
+impl QmpState {
+    /// The state for a machine built from `cfg` (-name, -object
+    /// pr-manager-helper: connected before the guest starts).
+    pub fn from_config(cfg: &crate::config::MachineConfig) -> Result<Self, pr_manager::PrError> {
+        let pr_managers = pr_manager::PrManagers::start(&cfg.layout.pr_managers)?;
+        Ok(QmpState { name: cfg.name.clone(), pr_managers })
+    }
 }
