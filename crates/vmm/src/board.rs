@@ -17,6 +17,7 @@ use ironide_dev_platform::cmos::{pc_bios_bytes, Cmos};
 use ironide_dev_platform::debug::{DebugExit, Debugcon, Port92, ResetControl, I8042};
 use ironide_dev_platform::fw_cfg::FwCfg;
 use ironide_dev_platform::serial::Serial16550;
+use ironide_dev_platform::smbios::{self, SmbiosConfig};
 use ironide_dev_platform::{Elcr, I440fx, PciConfigAddress, Piix3Isa};
 use ironide_qmp::{MonitorSpec, Monitors, ServerInfo};
 use vm_memory::GuestMemoryMmap;
@@ -168,13 +169,20 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     for (off, v) in bytes {
         cmos.set(off, v);
     }
-    let fw_cfg = FwCfg::new(
+    let mut fw_cfg = FwCfg::new(
         parts.ram.below_4g,
         parts.ram.above_4g,
         cfg.smp.max(1),
         cfg.boot.menu.unwrap_or(false),
         cfg.boot.splash_time_ms.map(|ms| ms.min(u32::from(u16::MAX)) as u16),
     );
+    // QEMU's SMBIOS tables: SeaBIOS copies them instead of building its own (slow under nested KVM).
+    let ram = &parts.ram;
+    let tables = smbios::build(&SmbiosConfig::pc(ram.below_4g, ram.above_4g, cfg.smp.max(1), cpu_signature()))
+        .map_err(|e| VmmError::Config(e.to_string()))?;
+    for (name, bytes) in [(smbios::ANCHOR_FILE, tables.anchor), (smbios::TABLES_FILE, tables.tables)] {
+        fw_cfg.add_file(name, bytes).map_err(|e| VmmError::Config(e.to_string()))?;
+    }
     let serial = match &layout.serial {
         Some(c) => Some(Serial16550::new(char_out(c)?)),
         None => None,
@@ -293,4 +301,16 @@ fn char_out(c: &CharBackend) -> Result<Box<dyn Write + Send>, VmmError> {
         ),
         CharBackend::Null => Box::new(std::io::sink()),
     })
+}
+
+/// CPUID leaf 1 EAX (signature) and EDX (features) for SMBIOS type 4: the
+/// vCPUs get the host's signature (KVM's supported CPUID passes it through).
+fn cpu_signature() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let r = std::arch::x86_64::__cpuid(1);
+        (u64::from(r.edx) << 32) | u64::from(r.eax)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    0
 }

@@ -19,6 +19,7 @@ pub mod request;
 pub mod reset;
 pub mod rtc_time;
 pub mod serial;
+pub mod smbios;
 pub mod testing;
 
 pub use api::{BlockClient, DevCtx, IrqLog, IrqSink, PioDevice};
