@@ -9,7 +9,15 @@ use ironide_vmm::cmdline;
 
 fn fail(e: impl std::fmt::Display) -> ! {
     eprintln!("ironide: {e}");
-    std::process::exit(1);
+    exit(1);
+}
+
+/// Exit without waiting for the machine's threads, letting go of the image
+/// locks first (process::exit runs no destructors, and io_uring would keep
+/// the locked files alive for a moment after the process is gone).
+fn exit(code: i32) -> ! {
+    ironide_block::driver::lock::release_all_for_exit();
+    std::process::exit(code);
 }
 
 fn main() {
@@ -20,10 +28,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = cmdline::parse(&args).unwrap_or_else(|e| fail(e));
     if cfg.demo {
-        std::process::exit(run_demo(&args));
+        exit(run_demo(&args));
     }
     let code = ironide_vmm::run(&cfg).unwrap_or_else(|e| fail(e));
-    std::process::exit(code);
+    exit(code);
 }
 
 /// Build the demo's floppy, disk and CD, boot the demo guest from the

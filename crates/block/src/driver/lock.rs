@@ -30,7 +30,7 @@
 //! unshares "write" and is refused by any writer.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -177,6 +177,7 @@ impl ImageLock {
                 return Err(locked(path, file, bit, theirs));
             }
         }
+        live_locks().push((file.as_raw_fd(), lock.bytes.clone()));
         Ok(Some(lock))
     }
 
@@ -192,6 +193,30 @@ impl Drop for ImageLock {
         // hold clones of the file; the node is gone, so its claim goes now.
         for &byte in &self.bytes {
             let _ = ofd_setlk(&self.file, libc::F_UNLCK, byte);
+        }
+        let fd = self.file.as_raw_fd();
+        live_locks().retain(|(f, _)| *f != fd);
+    }
+}
+
+/// Every lock still held, by fd, so a process that exits without running
+/// destructors can let go of its images at once: an io_uring ring keeps its
+/// registered files (and so their OFD locks) alive until the kernel tears the
+/// ring down, some time after the process is gone.
+fn live_locks() -> std::sync::MutexGuard<'static, Vec<(RawFd, Vec<u64>)>> {
+    static LIVE: std::sync::Mutex<Vec<(RawFd, Vec<u64>)>> = std::sync::Mutex::new(Vec::new());
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Release every image lock this process holds. Call right before
+/// `std::process::exit`, which runs no destructors.
+pub fn release_all_for_exit() {
+    for (fd, bytes) in live_locks().drain(..) {
+        for byte in bytes {
+            let fl = flock_for(libc::F_UNLCK, byte);
+            // SAFETY: fd is still open (the process is about to exit and
+            // nothing closed it: its ImageLock was never dropped).
+            unsafe { libc::fcntl(fd, libc::F_OFD_SETLK, &fl) };
         }
     }
 }
