@@ -159,10 +159,11 @@ fn measure(side: &Side, dir: &Path, disk: &Path, n: usize, warmup: usize) -> Res
 /// The command line both emulators get; only `side.extra` (QEMU's own ROM
 /// path and CPU model, as in the boot benchmark) differs.
 fn command_line(sock: &Path, disk: &Path, side: &Side) -> Vec<String> {
-    let mut a: Vec<String> = ["-machine", "pc,accel=kvm", "-m", "128", "-bios", BIOS, "-nodefaults", "-display", "none"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut a: Vec<String> =
+        ["-machine", "pc,accel=kvm", "-m", "128", "-bios", BIOS, "-nodefaults", "-display", "none"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     a.push("-drive".into());
     a.push(format!("file={},format=raw,if=ide,index=0", disk.display()));
     a.extend(["-drive", "if=ide,index=2,media=cdrom", "-qmp"].map(String::from));

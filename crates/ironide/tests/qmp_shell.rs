@@ -146,14 +146,8 @@ fn scripted_qmp_shell_session() {
     assert!(cd.get("inserted").is_none(), "{cd}");
 
     assert_eq!(parse(&o[6]), json!({"return": {}}));
-    assert_eq!(
-        parse(&o[7]),
-        json!({"error": {"class": "DeviceNotFound", "desc": "Device 'nosuch' not found"}})
-    );
-    assert_eq!(
-        parse(&o[8]),
-        json!({"error": {"class": "GenericError", "desc": "Device 'ide0-hd0' is not removable"}})
-    );
+    assert_eq!(parse(&o[7]), json!({"error": {"class": "DeviceNotFound", "desc": "Device 'nosuch' not found"}}));
+    assert_eq!(parse(&o[8]), json!({"error": {"class": "GenericError", "desc": "Device 'ide0-hd0' is not removable"}}));
     // A JSON list value from the key=value syntax.
     assert_eq!(parse(&o[9]), json!({"return": {}}));
     let stats = parse(&o[10]);
