@@ -36,12 +36,12 @@ struct Medium {
 }
 
 /// One emulator: binary, environment and its extra arguments.
-struct Side {
-    name: &'static str,
-    bin: PathBuf,
-    env: Vec<(String, String)>,
-    extra: Vec<String>,
-    qemu: bool,
+pub(crate) struct Side {
+    pub(crate) name: &'static str,
+    pub(crate) bin: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) extra: Vec<String>,
+    pub(crate) qemu: bool,
 }
 
 /// One timed boot.
@@ -186,7 +186,7 @@ fn media(dir: &Path) -> Result<Vec<Medium>, Error> {
 }
 
 /// The workspace's release ironide, rebuilt first so a stale binary is never measured.
-fn ironide_side() -> Result<Side, Error> {
+pub(crate) fn ironide_side() -> Result<Side, Error> {
     let root = firmware_tests::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo).args(["build", "--release", "-p", "ironide"]).current_dir(&root).status()?;
@@ -198,7 +198,7 @@ fn ironide_side() -> Result<Side, Error> {
 }
 
 /// target/qemu72's QEMU, unpacked by firmware-tests/scripts/unpack-qemu.sh when missing.
-fn qemu_side() -> Result<Side, Error> {
+pub(crate) fn qemu_side() -> Result<Side, Error> {
     let bin = unpacked_qemu();
     if !bin.is_file() {
         let script = firmware_tests::workspace_root().join("firmware-tests/scripts/unpack-qemu.sh");

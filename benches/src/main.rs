@@ -8,6 +8,7 @@ mod boot;
 mod devices;
 mod harness;
 mod histogram;
+mod qmp;
 mod throttle;
 
 use harness::Opts;
@@ -17,6 +18,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("boot", "time from process start to a boot sector's serial marker (disk, floppy) vs QEMU 7.2; VM exits per boot"),
     ("devices", "ns of IDE device work per 4 KiB DMA read and per PIO sector (null backend)"),
     ("histogram", "ns per latency recorded into stats + histogram"),
+    ("qmp", "QMP round-trip latency p50/p99 and commands/s (query-status, query-blockstats) vs QEMU 7.2"),
     ("throttle", "configured vs achieved throttle rate (bps, iops, burst, group) vs QEMU's throttle"),
 ];
 
@@ -38,6 +40,7 @@ fn main() {
             "boot" => boot::run(&opts),
             "devices" => devices::run(&opts),
             "histogram" => histogram::run(&opts),
+            "qmp" => qmp::run(&opts),
             "throttle" => throttle::run(&opts),
             other => {
                 eprintln!("benches: unknown benchmark '{other}'");
