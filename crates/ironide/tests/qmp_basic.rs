@@ -2,17 +2,18 @@
 //! (query-status, stop, cont, system_reset, quit) with event order, query-
 //! name, server-mode monitors and refused -qmp options. Under -accel qtest.
 
-mod qmp_support;
+mod common;
 
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use qmp_support::*;
+use common::qmp::{Qmp, Vm};
+use common::{accept, exit_within, ironide, tempdir, TIMEOUT};
 use serde_json::{json, Value};
 
 #[test]
 fn negotiation_on_the_raw_socket() {
-    let mut vm = Vm::qtest_raw(&[]);
+    let mut vm = Vm::start_raw(&[]);
     let g = vm.qmp.read().expect("greeting");
     assert_eq!(g["QMP"]["capabilities"], json!(["oob"]));
     assert!(g["QMP"]["version"]["qemu"]["major"].is_u64(), "{g}");
@@ -44,9 +45,9 @@ fn negotiation_on_the_raw_socket() {
 
 #[test]
 fn query_name_with_and_without_name() {
-    let mut vm = Vm::qtest(&["-name", "guest1"]);
+    let mut vm = Vm::start(&["-name", "guest1"]);
     assert_eq!(vm.qmp.ok("query-name", Value::Null), json!({"name": "guest1"}));
-    let mut vm = Vm::qtest(&[]);
+    let mut vm = Vm::start(&[]);
     assert_eq!(vm.qmp.ok("query-name", Value::Null), json!({}));
 }
 
@@ -63,7 +64,7 @@ fn tail_names(q: &Qmp, n: usize) -> Vec<String> {
 
 #[test]
 fn stop_cont_reset_and_their_events() {
-    let mut vm = Vm::qtest(&[]);
+    let mut vm = Vm::start(&[]);
     let q = &mut vm.qmp;
     assert_eq!(q.ok("query-status", Value::Null), json!({"status": "running", "running": true}));
     assert_eq!(q.ok("stop", Value::Null), json!({}));
@@ -83,15 +84,15 @@ fn stop_cont_reset_and_their_events() {
     assert_eq!(tail_names(q, 2), ["RESET", "return"]);
     assert_eq!(q.events[0]["data"], json!({"guest": false, "reason": "host-qmp-system-reset"}));
     // The machine really reset: CMOS index register and devices still answer.
-    assert_eq!(vm.qt().cmd("outb 0x70 0x0d"), "OK");
-    assert_eq!(vm.qt().num("inb 0x71"), 0x80);
+    assert_eq!(vm.qt.cmd("outb 0x70 0x0d"), "OK");
+    assert_eq!(vm.qt.num("inb 0x71"), 0x80);
 }
 
 #[test]
 fn guest_reset_emits_reset_with_guest_true() {
-    let mut vm = Vm::qtest(&[]);
+    let mut vm = Vm::start(&[]);
     // 0xCF9: reset control register, full reset.
-    assert_eq!(vm.qt().cmd("outb 0xcf9 0x06"), "OK");
+    assert_eq!(vm.qt.cmd("outb 0xcf9 0x06"), "OK");
     let ev = vm.qmp.read().expect("RESET event");
     assert_eq!(ev["event"], "RESET", "{ev}");
     assert_eq!(ev["data"], json!({"guest": true, "reason": "guest-reset"}));
@@ -99,14 +100,14 @@ fn guest_reset_emits_reset_with_guest_true() {
 
 #[test]
 fn quit_sends_shutdown_return_eof_and_exits_0() {
-    let mut vm = Vm::qtest(&[]);
+    let mut vm = Vm::start(&[]);
     vm.qmp.send_raw(r#"{"execute": "quit", "id": "q"}"#);
     let ev = vm.qmp.read().expect("SHUTDOWN");
     assert_eq!(ev["event"], "SHUTDOWN");
     assert_eq!(ev["data"], json!({"guest": false, "reason": "host-qmp-quit"}));
     assert_eq!(vm.qmp.read().expect("return"), json!({"return": {}, "id": "q"}));
     assert_eq!(vm.qmp.read(), None, "EOF after quit's return");
-    let st = vm.wait_exit();
+    let st = vm.qt.wait_exit();
     assert_eq!(st.code(), Some(0));
 }
 
@@ -142,14 +143,7 @@ fn server_mode_monitor_serves_several_clients() {
     assert_eq!(ev["event"], "STOP");
     assert_eq!(b.ok("query-status", Value::Null)["status"], "paused");
     a.ok("quit", Value::Null);
-    let start = Instant::now();
-    let st = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        assert!(start.elapsed() < TIMEOUT, "ironide did not exit after quit");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let st = exit_within(&mut child, TIMEOUT).expect("ironide did not exit after quit");
     assert_eq!(st.code(), Some(0));
     drop(qtest);
 }

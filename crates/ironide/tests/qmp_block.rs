@@ -4,12 +4,13 @@
 //! and texts, strict decoding with the Rust qapi crate, and the Python
 //! qemu.qmp client.
 
-mod qmp_support;
+mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use qmp_support::*;
+use common::qmp::{Qmp, Vm};
+use common::{accept, image_in, ironide, tempdir, Qtest, TIMEOUT};
 use serde_json::{json, Value};
 
 struct Setup {
@@ -22,9 +23,9 @@ struct Setup {
 /// cd1 at ide1 slave, floppy0.
 fn setup() -> Setup {
     let dir = tempdir();
-    let disk = image(dir.path(), "disk.img", 1 << 20);
-    let cd = image(dir.path(), "cd.iso", 1 << 20);
-    let fd = image(dir.path(), "fd.img", 1_474_560);
+    let disk = image_in(dir.path(), "disk.img", 1 << 20);
+    let cd = image_in(dir.path(), "cd.iso", 1 << 20);
+    let fd = image_in(dir.path(), "fd.img", 1_474_560);
     let a = |s: String| s;
     let args = [
         "-drive".to_string(),
@@ -39,9 +40,8 @@ fn setup() -> Setup {
         a(format!("file={},if=floppy,index=0,format=raw", fd.display())),
     ];
     let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let mut vm = Vm::qtest(&refs);
-    // Keep the images alive as long as the machine.
-    vm.dir = dir;
+    // The images live as long as the machine.
+    let vm = Vm::start_in(dir, &refs);
     Setup { vm, disk, cd }
 }
 
@@ -149,7 +149,7 @@ fn query_blockstats_counts_guest_io_only() {
     let empty = by_device(&st, "qdev", "cd1");
     assert!(empty.get("node-name").is_none(), "{empty}");
 
-    read_sector(s.vm.qt());
+    read_sector(&mut s.vm.qt);
     let st = s.vm.qmp.ok("query-blockstats", Value::Null);
     let stats = &by_device(&st, "device", "ide0-hd0")["stats"];
     assert_eq!((stats["rd_operations"].clone(), stats["rd_bytes"].clone()), (json!(1), json!(512)), "{stats}");
@@ -177,7 +177,7 @@ fn named_nodes_and_blockdev_add_del() {
     };
     assert!(names(q).contains(&auto), "{auto} listed");
 
-    let img = image(s.vm.dir.path(), "extra.img", 65536).display().to_string();
+    let img = image_in(s.vm.qt.dir.path(), "extra.img", 65536).display().to_string();
     assert_eq!(q.ok("blockdev-add", json!({"driver": "file", "node-name": "n1", "filename": img})), json!({}));
     assert_eq!(q.ok("blockdev-add", json!({"driver": "raw", "node-name": "r1", "file": "n1"})), json!({}));
     let list = q.ok("query-named-block-nodes", Value::Null);
@@ -373,7 +373,7 @@ fn python_qemu_qmp_client() {
         return;
     }
     let dir = tempdir();
-    let disk = image(dir.path(), "disk.img", 1 << 20);
+    let disk = image_in(dir.path(), "disk.img", 1 << 20);
     let qt = dir.path().join("qtest.sock");
     let qm = dir.path().join("qmp.sock");
     let lt = std::os::unix::net::UnixListener::bind(&qt).expect("bind");

@@ -3,13 +3,13 @@
 //! paused vCPU prints nothing; a reset (even while paused) prints 'R' again.
 //! Skipped without /dev/kvm.
 
-mod qmp_support;
+mod common;
 
-use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use qmp_support::*;
+use common::qmp::{self, Qmp};
+use common::{accept, exit_within, image_in, ironide, tempdir, TIMEOUT};
 use serde_json::{json, Value};
 
 /// 64 KiB firmware: at F000:0000 `out 'R'`, then a loop of `out '.'` and a
@@ -74,9 +74,8 @@ fn stop_cont_and_system_reset_drive_the_vcpu() {
     let bios = dir.path().join("bios.bin");
     firmware(&bios);
     let out = dir.path().join("debugcon.log");
-    let disk = image(dir.path(), "disk.img", 1 << 20);
-    let qm = dir.path().join("qmp.sock");
-    let l = UnixListener::bind(&qm).expect("bind");
+    let disk = image_in(dir.path(), "disk.img", 1 << 20);
+    let (l, qmp_arg) = qmp::listen(dir.path());
     let mut child = ironide()
         .args(["-machine", "pc,accel=kvm", "-nodefaults", "-display", "none", "-bios"])
         .arg(&bios)
@@ -85,7 +84,7 @@ fn stop_cont_and_system_reset_drive_the_vcpu() {
         .args(["-device", "isa-debugcon,iobase=0x402,chardev=dbg", "-drive"])
         .arg(format!("file={},if=ide,index=0,format=raw", disk.display()))
         .arg("-qmp")
-        .arg(format!("unix:{}", qm.display()))
+        .arg(qmp_arg)
         .spawn()
         .expect("spawn ironide");
     let s = accept(&l, &mut child, "QMP");
@@ -94,22 +93,22 @@ fn stop_cont_and_system_reset_drive_the_vcpu() {
     wait_for("the firmware's first output", || output(&out).starts_with("R."));
 
     assert_eq!(q.ok("stop", Value::Null), json!({}));
-    assert_eq!(q.take_events(), ["STOP"]);
+    assert_eq!(q.take_event_names(), ["STOP"]);
     assert_eq!(q.ok("query-status", Value::Null), json!({"status": "paused", "running": false}));
     assert_quiet(&out);
 
     q.ok("cont", Value::Null);
-    assert_eq!(q.take_events(), ["RESUME"]);
+    assert_eq!(q.take_event_names(), ["RESUME"]);
     assert_runs(&out);
 
     q.ok("system_reset", Value::Null);
-    assert_eq!(q.take_events(), ["RESET"]);
+    assert_eq!(q.take_event_names(), ["RESET"]);
     wait_for("the reset to restart the firmware", || resets(&out) == 2);
 
     // A reset while paused happens now; the guest stays paused until cont.
     q.ok("stop", Value::Null);
     q.ok("system_reset", Value::Null);
-    assert_eq!(q.take_events(), ["STOP", "RESET"]);
+    assert_eq!(q.take_event_names(), ["STOP", "RESET"]);
     assert_quiet(&out);
     assert_eq!(resets(&out), 2);
     assert_eq!(q.ok("query-status", Value::Null)["status"], "paused");
@@ -117,14 +116,7 @@ fn stop_cont_and_system_reset_drive_the_vcpu() {
     wait_for("the paused reset to take effect", || resets(&out) == 3);
 
     q.ok("quit", Value::Null);
-    assert_eq!(q.take_events(), ["RESUME", "SHUTDOWN"]);
-    let start = Instant::now();
-    let st = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        assert!(start.elapsed() < TIMEOUT, "ironide did not exit after quit");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    assert_eq!(q.take_event_names(), ["RESUME", "SHUTDOWN"]);
+    let st = exit_within(&mut child, TIMEOUT).expect("ironide did not exit after quit");
     assert_eq!(st.code(), Some(0));
 }

@@ -2,15 +2,15 @@
 //! query-pr-managers, PR_MANAGER_STATUS_CHANGED on connect, loss and
 //! reconnect, with a fake helper (and the real qemu-pr-helper when it can run).
 
-mod support;
+mod common;
 
 use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use common::qmp::Vm;
 use serde_json::json;
-use support::Rig;
 
 /// A fake helper: on accept it sends the capability word, then keeps the
 /// connection until stopped.
@@ -40,45 +40,45 @@ impl Fake {
     }
 }
 
-fn status(r: &mut Rig, connected: bool) {
-    let e = r.event("PR_MANAGER_STATUS_CHANGED");
+fn status(r: &mut Vm, connected: bool) {
+    let e = r.qmp.wait_event("PR_MANAGER_STATUS_CHANGED");
     assert_eq!(e["data"], json!({"id": "pr0", "connected": connected}));
 }
 
 #[test]
 fn object_add_loss_and_reconnect_with_a_fake_helper() {
-    let mut r = Rig::start(&[]);
+    let mut r = Vm::start(&[]);
     let sock = r.path("pr.sock");
     let fake = Fake::start(&sock);
-    let ret = r.qmp("object-add", json!({"qom-type": "pr-manager-helper", "id": "pr0", "path": sock}));
+    let ret = r.qmp.ok("object-add", json!({"qom-type": "pr-manager-helper", "id": "pr0", "path": sock}));
     assert_eq!(ret, json!({}));
     status(&mut r, true);
-    assert_eq!(r.qmp("query-pr-managers", json!({})), json!([{"id": "pr0", "connected": true}]));
+    assert_eq!(r.qmp.ok("query-pr-managers", json!({})), json!([{"id": "pr0", "connected": true}]));
 
     fake.stop();
     status(&mut r, false);
-    assert_eq!(r.qmp("query-pr-managers", json!({})), json!([{"id": "pr0", "connected": false}]));
+    assert_eq!(r.qmp.ok("query-pr-managers", json!({})), json!([{"id": "pr0", "connected": false}]));
 
     let fake = Fake::start(&sock);
     status(&mut r, true);
-    assert_eq!(r.qmp("object-del", json!({"id": "pr0"})), json!({}));
-    assert_eq!(r.qmp("query-pr-managers", json!({})), json!([]));
+    assert_eq!(r.qmp.ok("object-del", json!({"id": "pr0"})), json!({}));
+    assert_eq!(r.qmp.ok("query-pr-managers", json!({})), json!([]));
     fake.stop();
 }
 
 #[test]
 fn missing_socket() {
-    let mut r = Rig::start(&[]);
+    let mut r = Vm::start(&[]);
     let sock = r.path("nosuch.sock");
-    let e = r.qmp_raw("object-add", json!({"qom-type": "pr-manager-helper", "id": "pr0", "path": sock})).unwrap_err();
-    assert_eq!(e["class"], "GenericError");
-    assert_eq!(e["desc"], format!("Failed to connect to '{}': No such file or directory", sock.display()));
+    let (class, desc) = r.qmp.err("object-add", json!({"qom-type": "pr-manager-helper", "id": "pr0", "path": sock}));
+    assert_eq!(class, "GenericError");
+    assert_eq!(desc, format!("Failed to connect to '{}': No such file or directory", sock.display()));
     drop(r);
 
     // At start-up: the process fails with the same text.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = common::tempdir();
     let sock = dir.path().join("nosuch.sock");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ironide"))
+    let out = common::ironide()
         .args(["-machine", "pc,accel=qtest", "-nodefaults", "-display", "none", "-object"])
         .arg(format!("pr-manager-helper,id=pr0,path={}", sock.display()))
         .output()
@@ -99,7 +99,7 @@ fn command_line_object_with_the_real_helper() {
         eprintln!("skipped: needs root and {} (firmware-tests/scripts/unpack-qemu.sh)", bin.display());
         return;
     }
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = common::tempdir();
     let sock = dir.path().join("pr.sock");
     let spawn = || {
         let _ = std::fs::remove_file(&sock);
@@ -120,8 +120,8 @@ fn command_line_object_with_the_real_helper() {
         c
     };
     let mut helper = spawn();
-    let mut r = Rig::start(&["-object".into(), format!("pr-manager-helper,id=pr0,path={}", sock.display())]);
-    assert_eq!(r.qmp("query-pr-managers", json!({})), json!([{"id": "pr0", "connected": true}]));
+    let mut r = Vm::start(&["-object", &format!("pr-manager-helper,id=pr0,path={}", sock.display())]);
+    assert_eq!(r.qmp.ok("query-pr-managers", json!({})), json!([{"id": "pr0", "connected": true}]));
     let _ = helper.kill();
     let _ = helper.wait();
     status(&mut r, false);

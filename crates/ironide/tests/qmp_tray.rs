@@ -3,20 +3,12 @@
 //! the management side through QMP, both over the real sockets.
 
 mod common;
-mod qmp_client;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::Qtest;
-use qmp_client::Qmp;
+use common::qmp::Vm;
 use serde_json::{json, Value};
-
-/// The guest side (qtest) and the management side (QMP) of one ironide.
-struct Vm {
-    q: Qtest,
-    qmp: Qmp,
-}
 
 fn image(dir: &Path, name: &str, bytes: usize) -> String {
     let p = dir.join(name);
@@ -26,30 +18,30 @@ fn image(dir: &Path, name: &str, bytes: usize) -> String {
 
 /// A CD "cd0" (device "cdrom0") at ide1 master, a disk "hd0" (device
 /// "disk0") at ide0 master, floppy A "fd0" (device "flop0").
-fn start() -> (Vm, tempfile::TempDir) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+fn start() -> Vm {
+    let dir = common::tempdir();
     let iso = image(dir.path(), "a.iso", 64 * 2048);
     let hd = image(dir.path(), "hd.img", 1 << 20);
     let fd = image(dir.path(), "fd.img", 1_474_560);
-    let (listener, qmp_arg) = qmp_client::listen(dir.path());
-    let q = Qtest::start(&[
-        "-qmp",
-        &qmp_arg,
-        "-drive",
-        &format!("if=none,id=cd0,media=cdrom,format=raw,file={iso}"),
-        "-device",
-        "ide-cd,drive=cd0,id=cdrom0,bus=ide.1,unit=0",
-        "-drive",
-        &format!("if=none,id=hd0,format=raw,file={hd}"),
-        "-device",
-        "ide-hd,drive=hd0,id=disk0,bus=ide.0,unit=0",
-        "-drive",
-        &format!("if=none,id=fd0,format=raw,file={fd}"),
-        "-device",
-        "floppy,drive=fd0,id=flop0,unit=0",
-    ]);
-    let qmp = Qmp::accept(&listener);
-    (Vm { q, qmp }, dir)
+    let mut vm = Vm::start_in(
+        dir,
+        &[
+            "-drive",
+            &format!("if=none,id=cd0,media=cdrom,format=raw,file={iso}"),
+            "-device",
+            "ide-cd,drive=cd0,id=cdrom0,bus=ide.1,unit=0",
+            "-drive",
+            &format!("if=none,id=hd0,format=raw,file={hd}"),
+            "-device",
+            "ide-hd,drive=hd0,id=disk0,bus=ide.0,unit=0",
+            "-drive",
+            &format!("if=none,id=fd0,format=raw,file={fd}"),
+            "-device",
+            "floppy,drive=fd0,id=flop0,unit=0",
+        ],
+    );
+    assert_eq!(vm.qt.cmd("irq_intercept_in ioapic"), "OK");
+    vm
 }
 
 fn cdb(bytes: &[u8]) -> [u8; 12] {
@@ -64,29 +56,29 @@ const TUR: [u8; 12] = [0; 12];
 /// PACKET (0xA0), the 12-byte CDB as 6 words, then the data blocks.
 /// Returns (status, error, data).
 fn packet(vm: &mut Vm, cdb: [u8; 12]) -> (u8, u8, Vec<u8>) {
-    vm.q.outb(0x176, 0xA0);
-    vm.q.outb(0x171, 0x00);
-    vm.q.outb(0x174, 0x00);
-    vm.q.outb(0x175, 0x08);
-    vm.q.outb(0x177, 0xA0);
+    vm.qt.outb(0x176, 0xA0);
+    vm.qt.outb(0x171, 0x00);
+    vm.qt.outb(0x174, 0x00);
+    vm.qt.outb(0x175, 0x08);
+    vm.qt.outb(0x177, 0xA0);
     for w in cdb.chunks(2) {
-        vm.q.outw(0x170, u16::from(w[0]) | u16::from(w[1]) << 8);
+        vm.qt.outw(0x170, u16::from(w[0]) | u16::from(w[1]) << 8);
     }
     let mut data = Vec::new();
     for _ in 0..2000 {
-        let st = vm.q.inb(0x177);
+        let st = vm.qt.inb(0x177);
         if st & 0x80 != 0 {
             // Backend I/O runs in real time.
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
         if st & 0x08 == 0 {
-            let err = vm.q.inb(0x171);
+            let err = vm.qt.inb(0x171);
             return (st, err, data);
         }
-        let n = usize::from(vm.q.inb(0x174)) | usize::from(vm.q.inb(0x175)) << 8;
+        let n = usize::from(vm.qt.inb(0x174)) | usize::from(vm.qt.inb(0x175)) << 8;
         for _ in 0..n.div_ceil(2) {
-            data.extend_from_slice(&vm.q.inw(0x170).to_le_bytes());
+            data.extend_from_slice(&vm.qt.inw(0x170).to_le_bytes());
         }
     }
     panic!("ATAPI command {:#x} never ended", cdb[0]);
@@ -118,7 +110,7 @@ fn moved(device: &str, id: &str, open: bool) -> Value {
 
 #[test]
 fn guest_lock_eject_request_and_guest_eject() {
-    let (mut vm, _dir) = start();
+    let mut vm = start();
     prevent_allow(&mut vm, true);
     // Locked, not forced: success, no event; the guest gets an eject request.
     assert_eq!(vm.qmp.ok("blockdev-open-tray", json!({"id": "cdrom0"})), json!({}));
@@ -132,7 +124,7 @@ fn guest_lock_eject_request_and_guest_eject() {
     // The guest gives in: unlock, START STOP UNIT LoEj=1 Start=0.
     prevent_allow(&mut vm, false);
     ok(packet(&mut vm, cdb(&[0x1B, 0, 0, 0, 0x02])), "START STOP UNIT eject");
-    assert_eq!(vm.qmp.wait_event("DEVICE_TRAY_MOVED"), moved("cd0", "cdrom0", true));
+    assert_eq!(vm.qmp.wait_event("DEVICE_TRAY_MOVED")["data"], moved("cd0", "cdrom0", true));
     // QMP closes it: the event comes before the return.
     vm.qmp.ok("blockdev-close-tray", json!({"device": "cd0"}));
     assert_eq!(vm.qmp.take_events("DEVICE_TRAY_MOVED"), vec![moved("cd0", "cdrom0", false)]);
@@ -142,7 +134,7 @@ fn guest_lock_eject_request_and_guest_eject() {
 
 #[test]
 fn force_opens_a_locked_tray() {
-    let (mut vm, _dir) = start();
+    let mut vm = start();
     prevent_allow(&mut vm, true);
     vm.qmp.ok("blockdev-open-tray", json!({"id": "cdrom0", "force": true}));
     assert_eq!(vm.qmp.take_events("DEVICE_TRAY_MOVED"), vec![moved("cd0", "cdrom0", true)]);
@@ -158,8 +150,8 @@ fn force_opens_a_locked_tray() {
 
 #[test]
 fn change_medium_event_order_and_unit_attention() {
-    let (mut vm, dir) = start();
-    let b = image(dir.path(), "b.iso", 32 * 2048);
+    let mut vm = start();
+    let b = image(vm.dir(), "b.iso", 32 * 2048);
     ok(packet(&mut vm, TUR), "TEST UNIT READY at power-on");
     vm.qmp.ok("blockdev-change-medium", json!({"device": "cd0", "filename": b}));
     let want = vec![moved("cd0", "cdrom0", true), moved("cd0", "cdrom0", false)];
@@ -187,8 +179,8 @@ fn change_medium_event_order_and_unit_attention() {
 
 #[test]
 fn remove_and_insert_a_named_node() {
-    let (mut vm, dir) = start();
-    let n1 = image(dir.path(), "n1.iso", 16 * 2048);
+    let mut vm = start();
+    let n1 = image(vm.dir(), "n1.iso", 16 * 2048);
     vm.qmp.ok(
         "blockdev-add",
         json!({"driver": "raw", "node-name": "n1", "read-only": true, "file": {"driver": "file", "filename": n1}}),
@@ -228,7 +220,7 @@ fn remove_and_insert_a_named_node() {
 
 #[test]
 fn device_lookup_and_non_removable_errors() {
-    let (mut vm, _dir) = start();
+    let mut vm = start();
     let e = vm.qmp.err("blockdev-open-tray", json!({"device": "cd0", "id": "cdrom0"}));
     assert_eq!(e, ("GenericError".to_string(), "Need exactly one of 'device' and 'id'".to_string()));
     let e = vm.qmp.err("eject", json!({}));
@@ -246,15 +238,15 @@ fn device_lookup_and_non_removable_errors() {
 
 /// DIR bit 7 (DSKCHG) of the selected drive.
 fn dskchg(vm: &mut Vm) -> bool {
-    vm.q.inb(0x3F7) & 0x80 != 0
+    vm.qt.inb(0x3F7) & 0x80 != 0
 }
 
 fn fdc(vm: &mut Vm, bytes: &[u8], results: usize) {
     for &b in bytes {
-        vm.q.outb(0x3F5, b);
+        vm.qt.outb(0x3F5, b);
     }
     for _ in 0..results {
-        vm.q.inb(0x3F5);
+        vm.qt.inb(0x3F5);
     }
 }
 
@@ -266,9 +258,9 @@ fn seek(vm: &mut Vm, cyl: u8) {
 
 #[test]
 fn floppy_change_sets_dskchg_without_tray_events() {
-    let (mut vm, dir) = start();
-    vm.q.outb(0x3F2, 0x00);
-    vm.q.outb(0x3F2, 0x1C);
+    let mut vm = start();
+    vm.qt.outb(0x3F2, 0x00);
+    vm.qt.outb(0x3F2, 0x1C);
     for _ in 0..4 {
         fdc(&mut vm, &[0x08], 2);
     }
@@ -277,7 +269,7 @@ fn floppy_change_sets_dskchg_without_tray_events() {
     vm.qmp.ok("blockdev-open-tray", json!({"device": "fd0"}));
     vm.qmp.ok("blockdev-close-tray", json!({"id": "flop0"}));
     assert!(!dskchg(&mut vm), "floppies have no tray: open/close do nothing");
-    let img = image(dir.path(), "fd2.img", 737_280);
+    let img = image(vm.dir(), "fd2.img", 737_280);
     vm.qmp.ok("blockdev-change-medium", json!({"device": "fd0", "filename": img}));
     assert!(dskchg(&mut vm), "DSKCHG after change-medium");
     seek(&mut vm, 5);

@@ -50,23 +50,31 @@ fn boots_from_floppy_and_exits_with_debug_exit_status() {
     assert_eq!(status, (0x21 << 1) | 1);
 }
 
-#[test]
-fn boots_from_hard_disk() {
-    if skip() {
-        return;
-    }
+/// Boot `counting_program(boots, exit_val)` from an IDE disk: (exit
+/// status, serial output); None (having said SKIP) without binutils.
+fn boot_from_disk(boots: u8, exit_val: u8, secs: u64, what: &str) -> Option<(i32, String)> {
     let dir = tempfile::tempdir().unwrap();
-    let Some(code) = boot_sector(dir.path(), &counting_program(1, 0x05)) else {
+    let Some(code) = boot_sector(dir.path(), &counting_program(boots, exit_val)) else {
         eprintln!("SKIP: GNU as/ld (binutils) missing");
-        return;
+        return None;
     };
     let img = image(dir.path(), "hd.img", &code, 4 << 20);
     let serial = dir.path().join("serial.log");
     let mut cfg = base_config(&serial, &[BootDevice::Disk]);
     cfg.layout.backends.push(backend("ide0-hd0", &img));
     cfg.layout.ide[0][0] = Some(ide_disk(0));
-    let status = run_with_timeout(cfg, 60).expect("disk boot did not finish within 60 s");
-    let out = std::fs::read_to_string(&serial).unwrap_or_default();
+    let status = run_with_timeout(cfg, secs).unwrap_or_else(|| panic!("{what} boot did not finish within {secs} s"));
+    Some((status, std::fs::read_to_string(&serial).unwrap_or_default()))
+}
+
+#[test]
+fn boots_from_hard_disk() {
+    if skip() {
+        return;
+    }
+    let Some((status, out)) = boot_from_disk(1, 0x05, 60, "disk") else {
+        return;
+    };
     assert!(out.contains("BOOT1"), "serial output: {out:?}");
     assert_eq!(status, 11);
 }
@@ -76,18 +84,9 @@ fn reset_through_cf9_runs_the_bios_again() {
     if skip() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(code) = boot_sector(dir.path(), &counting_program(2, 0x07)) else {
-        eprintln!("SKIP: GNU as/ld (binutils) missing");
+    let Some((status, out)) = boot_from_disk(2, 0x07, 90, "reset") else {
         return;
     };
-    let img = image(dir.path(), "hd.img", &code, 4 << 20);
-    let serial = dir.path().join("serial.log");
-    let mut cfg = base_config(&serial, &[BootDevice::Disk]);
-    cfg.layout.backends.push(backend("ide0-hd0", &img));
-    cfg.layout.ide[0][0] = Some(ide_disk(0));
-    let status = run_with_timeout(cfg, 90).expect("reset boot did not finish within 90 s");
-    let out = std::fs::read_to_string(&serial).unwrap_or_default();
     assert!(out.contains("BOOT1") && out.contains("BOOT2"), "serial output: {out:?}");
     assert_eq!(status, 15);
 }

@@ -24,16 +24,15 @@ pub fn kvm_missing() -> Option<String> {
     None
 }
 
-/// Assemble a 16-bit boot sector (org 0x7C00) with GNU as/ld; None when
-/// binutils are missing.
-pub fn boot_sector(dir: &Path, source: &str) -> Option<Vec<u8>> {
-    let s = dir.join("boot.S");
-    let o = dir.join("boot.o");
-    let b = dir.join("boot.bin");
+/// Assemble `source` with GNU as (`as_flag`, e.g. `--32`) and link it as a
+/// flat binary at `text` (`ld -m EMULATION -Ttext TEXT`), with the files
+/// `dir/NAME.{S,o,bin}`; None when binutils are missing or fail.
+pub fn assemble(dir: &Path, name: &str, source: &str, as_flag: &str, emulation: &str, text: &str) -> Option<Vec<u8>> {
+    let (s, o, b) = (dir.join(format!("{name}.S")), dir.join(format!("{name}.o")), dir.join(format!("{name}.bin")));
     std::fs::write(&s, source).ok()?;
-    let ok = Command::new("as").args(["--32", "-o"]).arg(&o).arg(&s).status().ok()?.success()
+    let ok = Command::new("as").args([as_flag, "-o"]).arg(&o).arg(&s).status().ok()?.success()
         && Command::new("ld")
-            .args(["-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary", "-o"])
+            .args(["-m", emulation, "-Ttext", text, "--oformat", "binary", "-o"])
             .arg(&b)
             .arg(&o)
             .status()
@@ -42,7 +41,13 @@ pub fn boot_sector(dir: &Path, source: &str) -> Option<Vec<u8>> {
     if !ok {
         return None;
     }
-    let mut code = std::fs::read(&b).ok()?;
+    std::fs::read(&b).ok()
+}
+
+/// Assemble a 16-bit boot sector (org 0x7C00) with GNU as/ld; None when
+/// binutils are missing.
+pub fn boot_sector(dir: &Path, source: &str) -> Option<Vec<u8>> {
+    let mut code = assemble(dir, "boot", source, "--32", "elf_i386", "0x7c00")?;
     assert!(code.len() <= 510, "boot sector too long: {} bytes", code.len());
     code.resize(510, 0);
     code.extend_from_slice(&[0x55, 0xAA]);

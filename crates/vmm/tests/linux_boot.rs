@@ -268,19 +268,7 @@ flag:   .byte 0x5A
 
 /// The program above wrapped as a protocol 2.15 bzImage with a 64-bit entry.
 fn long_mode_bzimage(dir: &Path) -> Option<Vec<u8>> {
-    let (s, o, b) = (dir.join("lm.S"), dir.join("lm.o"), dir.join("lm.bin"));
-    std::fs::write(&s, LONG_MODE_PROGRAM).ok()?;
-    let ok = Command::new("as").args(["--64", "-o"]).arg(&o).arg(&s).status().ok()?.success()
-        && Command::new("ld")
-            .args(["-m", "elf_x86_64", "-Ttext", "0x100200", "--oformat", "binary", "-o"])
-            .arg(&b)
-            .arg(&o)
-            .status()
-            .ok()?
-            .success();
-    if !ok {
-        return None;
-    }
+    let code = assemble(dir, "lm", LONG_MODE_PROGRAM, "--64", "elf_x86_64", "0x100200")?;
     let mut img = vec![0u8; 1024];
     let mut put = |off: usize, v: &[u8]| img[off..off + v.len()].copy_from_slice(v);
     put(0x1F1, &[1]); // setup_sects
@@ -292,7 +280,7 @@ fn long_mode_bzimage(dir: &Path) -> Option<Vec<u8>> {
     put(0x236, &1u16.to_le_bytes()); // XLF_KERNEL_64
     put(0x238, &255u32.to_le_bytes());
     img.resize(1024 + 0x200, 0);
-    img.extend(std::fs::read(&b).ok()?);
+    img.extend(code);
     Some(img)
 }
 

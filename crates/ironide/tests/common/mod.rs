@@ -1,6 +1,8 @@
-//! A small libqtest-like client: starts `ironide -accel qtest`, speaks the
-//! qtest line protocol over the socket ironide connects to, and tracks the
-//! interrupt lines it reports. Device sequences live in `ide.rs` / `fdc.rs`.
+//! The one harness of the integration tests, libqtest-like: starts
+//! `ironide -accel qtest`, speaks the qtest line protocol over the socket
+//! ironide connects to, and tracks the interrupt lines it reports. QMP
+//! (client, and ironide with qtest + QMP) lives in `qmp.rs`, device
+//! sequences in `ide.rs` / `fdc.rs`.
 //!
 //! Test helpers panic on protocol errors on purpose: a failed test is the
 //! right answer to a malformed reply.
@@ -8,55 +10,121 @@
 
 pub mod fdc;
 pub mod ide;
+pub mod qmp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// Longest wait for a connection, a QMP reply or event, or an exit (never
+/// hang a test run).
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Longest wait for one qtest reply.
+const QTEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The binary under test.
+pub fn ironide() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ironide"))
+}
+
+/// A temporary directory under the target's tmpdir.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir")
+}
+
+/// Accept one connection from ironide, giving up if it exits first (it
+/// rejected the command line) or does not connect within `TIMEOUT`.
+pub fn accept(l: &UnixListener, child: &mut Child, what: &str) -> UnixStream {
+    l.set_nonblocking(true).expect("nonblocking");
+    let start = Instant::now();
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).expect("blocking");
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept {what}: {e}"),
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("ironide exited ({st}) before connecting to {what}");
+        }
+        assert!(start.elapsed() < TIMEOUT, "ironide did not connect to {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The exit status if the process ends within `within`.
+pub fn exit_within(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if start.elapsed() >= within {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 /// One running ironide under qtest.
 pub struct Qtest {
-    child: Child,
+    pub child: Child,
     rd: BufReader<UnixStream>,
     wr: UnixStream,
     /// Every `IRQ raise|lower N` line seen, in order.
     pub irq_log: Vec<String>,
     levels: [bool; 24],
-    _dir: tempfile::TempDir,
+    /// Holds the sockets; tests may keep their files here too.
+    pub dir: tempfile::TempDir,
 }
 
 impl Qtest {
-    /// `ironide -machine pc,accel=qtest -qtest unix:SOCK -nodefaults -display none ARGS`.
+    /// `ironide -machine pc,accel=qtest -qtest unix:SOCK -nodefaults -display none ARGS`,
+    /// with the ioapic's interrupt lines intercepted.
     pub fn start(extra: &[&str]) -> Qtest {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+        let mut q = Qtest::start_raw(extra);
+        assert_eq!(q.cmd("irq_intercept_in ioapic"), "OK");
+        q
+    }
+
+    /// As `start`, without intercepting interrupts.
+    pub fn start_raw(extra: &[&str]) -> Qtest {
+        Qtest::start_in(tempdir(), extra)
+    }
+
+    /// As `start_raw`, with the qtest socket in `dir` (kept as `self.dir`).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Qtest {
         let sock = dir.path().join("qtest.sock");
         let listener = UnixListener::bind(&sock).expect("bind");
         let mut args = vec!["-machine".to_string(), "pc,accel=qtest".into(), "-qtest".into()];
         args.push(format!("unix:{}", sock.display()));
         args.extend(["-nodefaults", "-display", "none"].iter().map(|s| s.to_string()));
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ironide")).args(&args).spawn().expect("spawn ironide");
-        // Don't block forever when ironide rejects the command line.
-        listener.set_nonblocking(true).expect("nonblocking");
-        let stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if let Ok(Some(st)) = child.try_wait() {
-                        panic!("ironide exited before connecting ({st}); args {args:?}");
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("accept: {e}"),
-            }
-        };
-        stream.set_nonblocking(false).expect("blocking");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let mut child = ironide().args(&args).spawn().expect("spawn ironide");
+        let stream = accept(&listener, &mut child, "qtest");
+        stream.set_read_timeout(Some(QTEST_TIMEOUT)).ok();
         let wr = stream.try_clone().expect("clone");
-        let mut q =
-            Qtest { child, rd: BufReader::new(stream), wr, irq_log: Vec::new(), levels: [false; 24], _dir: dir };
-        assert_eq!(q.cmd("irq_intercept_in ioapic"), "OK");
-        q
+        Qtest { child, rd: BufReader::new(stream), wr, irq_log: Vec::new(), levels: [false; 24], dir }
+    }
+
+    /// `dir/name`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Close the qtest socket (ironide exits when its qtest peer goes away).
+    pub fn close(&mut self) {
+        let _ = self.wr.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Waits for the process to end.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        exit_within(&mut self.child, TIMEOUT).expect("ironide did not exit")
     }
 
     /// Send one request; return its reply, recording the IRQ lines before it.
@@ -234,16 +302,12 @@ impl Qtest {
 
 impl Drop for Qtest {
     fn drop(&mut self) {
-        let _ = self.wr.shutdown(std::net::Shutdown::Both);
+        self.close();
         // ironide exits when the qtest peer goes away; don't leave it behind.
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if exit_within(&mut self.child, Duration::from_secs(1)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -257,6 +321,14 @@ pub fn image(prefix: &str, len: u64, sparse: bool, byte: impl Fn(u64) -> u8) -> 
     f.as_file().set_len(len).expect("set_len");
     let p = f.path().display().to_string();
     (f, p)
+}
+
+/// A raw image `dir/name` of `len` bytes, byte i = i % 251.
+pub fn image_in(dir: &Path, name: &str, len: usize) -> PathBuf {
+    let p = dir.join(name);
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&p, data).expect("write image");
+    p
 }
 
 /// The bytes of an image file now.
