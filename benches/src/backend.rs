@@ -44,7 +44,8 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
     let path = dir.join("backend.img");
     data_file(&path, size)?;
     let fio = which("fio");
-    let mut report = Report::new("backend", &["workload", "ironide IOPS", "ironide MB/s", "fio IOPS", "fio MB/s", "ratio"]);
+    let mut report =
+        Report::new("backend", &["workload", "ironide IOPS", "ironide MB/s", "fio IOPS", "fio MB/s", "ratio"]);
     let mut summary_keys = vec![];
     // Profiling aids: BENCH_ONLY=<workload> runs one workload, BENCH_NO_FIO=1 skips fio.
     let only = std::env::var("BENCH_ONLY").ok();
@@ -87,7 +88,8 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
     if fio.is_none() {
         report.note("fio not found: install it (scripts/install-deps.sh) for the ratios");
     }
-    report.note(format!("file {} MiB, O_DIRECT on both sides, {secs} s per workload, ratio = ironide / fio", size >> 20));
+    report
+        .note(format!("file {} MiB, O_DIRECT on both sides, {secs} s per workload, ratio = ironide / fio", size >> 20));
     report.finish(opts)?;
     if std::env::var_os("BENCH_KEEP_FILE").is_none() {
         let _ = std::fs::remove_file(&path);
@@ -115,7 +117,13 @@ fn run_ours(path: &Path, size: u64, w: &Workload, dur: Duration) -> std::io::Res
             o
         }
     };
-    let mk = |off: u64, buf: AlignedBuf| if w.write { Request::write_owned(off, buf, 0) } else { Request::read_owned(off, buf, 0) };
+    let mk = |off: u64, buf: AlignedBuf| {
+        if w.write {
+            Request::write_owned(off, buf, 0)
+        } else {
+            Request::read_owned(off, buf, 0)
+        }
+    };
     layer.plug();
     for _ in 0..w.qd {
         let off = next_offset(&mut rng);

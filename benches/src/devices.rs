@@ -56,14 +56,12 @@ impl Rig {
     }
 
     fn out(&mut self, port: u16, data: &[u8]) {
-        let mut ctx =
-            DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
+        let mut ctx = DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
         self.ide.pio_write(port, data, &mut ctx);
     }
 
     fn inp(&mut self, port: u16, data: &mut [u8]) {
-        let mut ctx =
-            DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
+        let mut ctx = DevCtx { block: &mut self.layer, mem: &self.mem, irq: &mut self.irq, clock: &*self.clock };
         self.ide.pio_read(port, data, &mut ctx);
     }
 

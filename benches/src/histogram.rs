@@ -11,7 +11,8 @@ use crate::harness::{round, Opts, Report};
 
 pub fn run(opts: &Opts) -> std::io::Result<()> {
     let n: u64 = if opts.quick { 20_000_000 } else { 200_000_000 };
-    let mut report = Report::new("histogram", &["boundaries", "ops", "ns/op (stats+histogram)", "ns/op (histogram only)"]);
+    let mut report =
+        Report::new("histogram", &["boundaries", "ops", "ns/op (stats+histogram)", "ns/op (histogram only)"]);
     let mut headline = 0.0;
     for nb in [0usize, 4, 10, 32] {
         let boundaries: Vec<u64> = (1..=nb as u64).map(|i| i * 10_000).collect();
@@ -43,7 +44,8 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
         );
     }
     report.summary("ns_per_op", round(headline, 3));
-    report.note("ns_per_op = one completion accounted (counters + latency histogram with 10 boundaries); goal <= 20 ns");
+    report
+        .note("ns_per_op = one completion accounted (counters + latency histogram with 10 boundaries); goal <= 20 ns");
     report.finish(opts)?;
     Ok(())
 }

@@ -63,9 +63,7 @@ impl Drop for AlignedBuf {
     fn drop(&mut self) {
         if self.len != 0 {
             // SAFETY: allocated in new() with this very layout.
-            unsafe {
-                alloc::dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(self.len, BUF_ALIGN))
-            };
+            unsafe { alloc::dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(self.len, BUF_ALIGN)) };
         }
     }
 }

@@ -116,7 +116,8 @@ fn non_file_is_refused() {
 }
 
 fn assert_locked_by_us(e: &OpenError, path: &Path) {
-    let tail = format!("\"write\" lock on '{}': the image is in use by process {} (", path.display(), std::process::id());
+    let tail =
+        format!("\"write\" lock on '{}': the image is in use by process {} (", path.display(), std::process::id());
     let text = e.to_string();
     // "shared" when the holder has a permission we refuse to share (QEMU's wording).
     let shared = matches!(e, OpenError::Locked { shared: true, .. });

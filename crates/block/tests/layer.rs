@@ -423,10 +423,7 @@ fn node_graph_rules_and_texts() {
     assert_eq!((info.node.node_name.as_str(), info.node.driver, info.size), ("r1", "raw", 2048));
     assert_eq!(info.node.child.as_deref(), Some("file0"));
     assert!(info.node.filename.ends_with("g.img"));
-    assert_eq!(
-        layer.delete_node("nosuch").unwrap_err().to_string(),
-        "Failed to find node with node-name='nosuch'"
-    );
+    assert_eq!(layer.delete_node("nosuch").unwrap_err().to_string(), "Failed to find node with node-name='nosuch'");
     let names: Vec<String> = layer.nodes().into_iter().map(|n| n.node_name).collect();
     assert!(names.contains(&"file0".to_string()) && names.contains(&"r1".to_string()), "{names:?}");
     layer.remove_medium(id).expect("remove");
@@ -452,7 +449,11 @@ fn write_cache_off_makes_writes_durable_before_completion() {
 #[test]
 fn flush_durability_child() {
     let Ok(path) = std::env::var("IRONIDE_FLUSH_CHILD") else { return };
-    let aio = if std::env::var("IRONIDE_FLUSH_AIO").as_deref() == Ok("threads") { AioMode::Threads } else { AioMode::IoUring };
+    let aio = if std::env::var("IRONIDE_FLUSH_AIO").as_deref() == Ok("threads") {
+        AioMode::Threads
+    } else {
+        AioMode::IoUring
+    };
     let (mut layer, id) = open(Arc::new(RealClock::new()), Path::new(&path), CacheMode::Writeback, aio, false);
     assert_eq!(write(&mut layer, id, 4096, &pattern(8192, 42)), Ok(8192));
     assert!(one(&mut layer, id, Request::flush(0)).result.is_ok());

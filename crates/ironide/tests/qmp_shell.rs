@@ -3,7 +3,7 @@
 //! `name key=value ...` syntax from stdin and prints each reply as one JSON
 //! line after its `(QEMU) ` prompt. Skipped when `qmp-shell` is not on PATH.
 
-mod qmp_support;
+mod common;
 
 use std::io::Write;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qmp_support::*;
+use common::*;
 use serde_json::{json, Value};
 
 /// qmp-shell's prompt, printed before each command's output.
@@ -74,9 +74,9 @@ fn scripted_qmp_shell_session() {
         return;
     };
     let dir = tempdir();
-    let disk = image(dir.path(), "disk.img", 1 << 20);
-    let cd = image(dir.path(), "cd.iso", 1 << 20);
-    let cd2 = image(dir.path(), "cd2.iso", 1 << 20);
+    let disk = image_in(dir.path(), "disk.img", 1 << 20);
+    let cd = image_in(dir.path(), "cd.iso", 1 << 20);
+    let cd2 = image_in(dir.path(), "cd2.iso", 1 << 20);
     let qt = dir.path().join("qtest.sock");
     let qm = dir.path().join("qmp.sock");
     // A silent qtest peer: ironide runs until it hangs up.

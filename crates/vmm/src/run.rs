@@ -187,7 +187,8 @@ pub struct QmpParts {
 impl QmpParts {
     /// Every -qmp socket set up (errors before the guest starts).
     pub fn from_config(cfg: &MachineConfig) -> Result<Self, VmmError> {
-        let state = QmpState::from_config(cfg).map_err(|e| VmmError::Config(format!("-object pr-manager-helper: {e}")))?;
+        let state =
+            QmpState::from_config(cfg).map_err(|e| VmmError::Config(format!("-object pr-manager-helper: {e}")))?;
         Ok(QmpParts { monitors: board::monitors(cfg)?, state })
     }
 }

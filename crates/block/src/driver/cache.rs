@@ -53,10 +53,7 @@ impl CacheMode {
 impl std::str::FromStr for CacheMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        CacheMode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("invalid cache option '{s}'"))
+        CacheMode::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| format!("invalid cache option '{s}'"))
     }
 }
 

@@ -60,7 +60,9 @@ pub enum EngineOp {
     Read,
     Write,
     /// fdatasync (data) or fsync.
-    Sync { datasync: bool },
+    Sync {
+        datasync: bool,
+    },
     /// Deallocate the range (punch hole on files, discard on block devices).
     Discard,
 }

@@ -55,7 +55,15 @@ pub(crate) struct Backend {
 
 impl Backend {
     pub fn new(name: String, write_cache: bool) -> Self {
-        Backend { name, medium: None, stats: BlockStats::default(), slots: Vec::new(), free: Vec::new(), live: 0, write_cache }
+        Backend {
+            name,
+            medium: None,
+            stats: BlockStats::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            write_cache,
+        }
     }
 
     pub fn alloc(&mut self, f: InFlight) -> u32 {

@@ -17,7 +17,8 @@ pub(crate) fn validate(req: &Request, size: u64, read_only: bool) -> Result<(), 
         return Err(BlockError::Invalid("read or write without a buffer"));
     }
     if req.op != Op::Flush {
-        let end = req.offset.checked_add(req.len).ok_or(BlockError::OutOfRange { offset: req.offset, len: req.len, size })?;
+        let end =
+            req.offset.checked_add(req.len).ok_or(BlockError::OutOfRange { offset: req.offset, len: req.len, size })?;
         if end > size {
             return Err(BlockError::OutOfRange { offset: req.offset, len: req.len, size });
         }

@@ -161,10 +161,7 @@ impl BlockLayer {
     }
 
     pub fn find_backend(&self, name: &str) -> Option<BackendId> {
-        self.backends
-            .iter()
-            .position(|b| b.as_ref().is_some_and(|b| b.name == name))
-            .map(|i| BackendId(i as u32))
+        self.backends.iter().position(|b| b.as_ref().is_some_and(|b| b.name == name)).map(|i| BackendId(i as u32))
     }
 
     /// Remove a backend: in-flight I/O is drained first, its throttle
@@ -276,7 +273,12 @@ impl BlockLayer {
     }
 
     /// block-latency-histogram-set for one class; None removes it.
-    pub fn set_histogram(&mut self, id: BackendId, kind: AcctKind, boundaries: Option<Vec<u64>>) -> Result<(), LayerError> {
+    pub fn set_histogram(
+        &mut self,
+        id: BackendId,
+        kind: AcctKind,
+        boundaries: Option<Vec<u64>>,
+    ) -> Result<(), LayerError> {
         let be = self.backend_mut(id).ok_or(LayerError::NoBackend)?;
         Ok(be.stats.set_histogram(kind, boundaries)?)
     }
@@ -428,7 +430,10 @@ impl BlockLayer {
             ns = ns.min(d.saturating_sub(now));
         }
         // ppoll: nanosecond timeouts, so throttle timers fire on time.
-        let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as libc::c_long };
+        let ts = libc::timespec {
+            tv_sec: (ns / 1_000_000_000) as libc::time_t,
+            tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+        };
         let mut pfd = libc::pollfd { fd: self.notify.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd and timespec for the duration of the call.
         unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
@@ -538,8 +543,12 @@ impl BlockLayer {
         let tag = slot as u64;
         let req = match f.op {
             Op::Flush if r.no_flush => None,
-            Op::Flush => Some(EngineRequest { op: EngineOp::Sync { datasync: true }, offset: 0, len: 0, iov: vec![], tag }),
-            Op::Discard => Some(EngineRequest { op: EngineOp::Discard, offset: file_offset, len: f.len, iov: vec![], tag }),
+            Op::Flush => {
+                Some(EngineRequest { op: EngineOp::Sync { datasync: true }, offset: 0, len: 0, iov: vec![], tag })
+            }
+            Op::Discard => {
+                Some(EngineRequest { op: EngineOp::Discard, offset: file_offset, len: f.len, iov: vec![], tag })
+            }
             Op::Read | Op::Write => {
                 let iov = bounce::payload_iovecs(&mut f.payload);
                 let eop = if f.op == Op::Read { EngineOp::Read } else { EngineOp::Write };
@@ -557,7 +566,13 @@ impl BlockLayer {
                         EngineOp::Read
                     };
                     let biov = b.iovec();
-                    let req = EngineRequest { op: stage_op, offset: b.file_offset, len: b.buf.len() as u64, iov: vec![biov], tag };
+                    let req = EngineRequest {
+                        op: stage_op,
+                        offset: b.file_offset,
+                        len: b.buf.len() as u64,
+                        iov: vec![biov],
+                        tag,
+                    };
                     f.bounce = Some(b);
                     if f.stage != Stage::RmwRead {
                         f.stage = Stage::Engine;
@@ -641,7 +656,13 @@ impl BlockLayer {
             }
             (Stage::Engine, Ok(_)) if f.op == Op::Write && !write_cache && !m.resolved.no_flush => {
                 f.stage = Stage::SyncAfterWrite;
-                m.engine.enqueue(EngineRequest { op: EngineOp::Sync { datasync: true }, offset: 0, len: 0, iov: vec![], tag: c.tag });
+                m.engine.enqueue(EngineRequest {
+                    op: EngineOp::Sync { datasync: true },
+                    offset: 0,
+                    len: 0,
+                    iov: vec![],
+                    tag: c.tag,
+                });
                 return;
             }
             _ => {}

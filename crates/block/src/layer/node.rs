@@ -7,8 +7,8 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::driver::{self, AutoNames, FaultRule, FaultRules, FileNode, FileOptions, LockMode, RawWindow};
 use crate::driver::cache::CacheFlags;
+use crate::driver::{self, AutoNames, FaultRule, FaultRules, FileNode, FileOptions, LockMode, RawWindow};
 use crate::engine::AioMode;
 use crate::error::OpenError;
 
@@ -39,12 +39,26 @@ pub enum ChildSpec {
 /// Driver-specific options.
 #[derive(Clone, Debug)]
 pub enum DriverSpec {
-    File { filename: PathBuf, aio: AioMode, locking: LockMode },
-    Raw { file: ChildSpec, offset: u64, size: Option<u64> },
-    FaultInject { image: ChildSpec, rules: Vec<FaultRule> },
+    File {
+        filename: PathBuf,
+        aio: AioMode,
+        locking: LockMode,
+    },
+    Raw {
+        file: ChildSpec,
+        offset: u64,
+        size: Option<u64>,
+    },
+    FaultInject {
+        image: ChildSpec,
+        rules: Vec<FaultRule>,
+    },
     /// QEMU's `null-co`: `size` bytes of nothing; reads return zeros when
     /// `read_zeroes` (else the buffer is left as is), writes vanish.
-    Null { size: u64, read_zeroes: bool },
+    Null {
+        size: u64,
+        read_zeroes: bool,
+    },
 }
 
 impl NodeSpec {
@@ -60,7 +74,13 @@ impl NodeSpec {
     }
 
     /// A `raw` node over an inline file node with the same cache options.
-    pub fn raw_over_file(filename: impl Into<PathBuf>, read_only: bool, direct: bool, no_flush: bool, aio: AioMode) -> Self {
+    pub fn raw_over_file(
+        filename: impl Into<PathBuf>,
+        read_only: bool,
+        direct: bool,
+        no_flush: bool,
+        aio: AioMode,
+    ) -> Self {
         let mut file = NodeSpec::file(filename);
         file.read_only = read_only;
         file.direct = direct;

@@ -65,7 +65,9 @@ impl QmpHandler for MachineQmp<'_> {
             Command::BlockdevInsertMedium { id, node_name } => media::insert_medium(m, &id, &node_name, events),
             Command::BlockdevChangeMedium(c) => media::change_medium(m, &c, events),
             Command::QueryPrManagers => pr_manager::query(self.state),
-            Command::ObjectAddPrManager { id, path } => pr_manager::add(self.state, &id, std::path::Path::new(&path), events),
+            Command::ObjectAddPrManager { id, path } => {
+                pr_manager::add(self.state, &id, std::path::Path::new(&path), events)
+            }
             Command::ObjectDel { id } => pr_manager::del(self.state, &id, events),
         }
     }
