@@ -1,14 +1,5 @@
 # Boot marker: prints "BOOT OK DL=xx" (the boot drive the BIOS handed over) and exits 0.
-        .code16
-        .text
-        .globl _start
-_start:
-        ljmp $0, $start
-start:
-        xorw %ax, %ax
-        movw %ax, %ds
-        movw %ax, %ss
-        movw $0x7c00, %sp
+        .include "prologue.inc"
         movb %dl, bootdrv
         movw $msg, %si
         call puts

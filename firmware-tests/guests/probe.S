@@ -2,16 +2,7 @@
 # prints the registers in hex, one line per drive:
 #   "AH08 D=80 CF=0 AX=0000 BX=0000 CX=08BF DX=FE01"
 # then "PROBE DONE" and exit 0. Booted from the floppy.
-        .code16
-        .text
-        .globl _start
-_start:
-        ljmp $0, $start
-start:
-        xorw %ax, %ax
-        movw %ax, %ds
-        movw %ax, %ss
-        movw $0x7c00, %sp
+        .include "prologue.inc"
         movb $0x00, %dl
         call ah08
         movb $0x80, %dl

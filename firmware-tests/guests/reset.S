@@ -5,16 +5,7 @@
 # the byte at offset 509 says (1: port 0x92 bit 0, 2: i8042 command 0xFE,
 # 3: 0xCF9 = 0x06). Boot 2 prints "RAM KEPT" (or "RAM LOST") and exits 0.
 # A third boot exits 0x13.
-        .code16
-        .text
-        .globl _start
-_start:
-        ljmp $0, $start
-start:
-        xorw %ax, %ax
-        movw %ax, %ds
-        movw %ax, %ss
-        movw $0x7c00, %sp
+        .include "prologue.inc"
         movw $0x100, %ax
         movw %ax, %es
         movw $0xffff, %ax

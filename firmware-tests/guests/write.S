@@ -2,16 +2,7 @@
 # Three sectors at C/H/S 0/1/1 (LBA 63 on a disk with 63 sectors per track); byte i of the
 # n-th sector (n = 0..2) is (i + 3*n) & 0xff XOR 0x5A. The host checks the image afterwards.
 # Prints "WRITE OK" (exit 0) or "WRITE FAIL step=x AH=yy" (exit 1). Booted from the floppy.
-        .code16
-        .text
-        .globl _start
-_start:
-        ljmp $0, $start
-start:
-        xorw %ax, %ax
-        movw %ax, %ds
-        movw %ax, %ss
-        movw $0x7c00, %sp
+        .include "prologue.inc"
         # Fill the 1536-byte buffer at 0x1000:0.
         movw $0x1000, %ax
         movw %ax, %es

@@ -36,14 +36,17 @@ pub(crate) fn run_tool(cmd: &mut Command) -> Result<()> {
 }
 
 /// Assembles `guests/<name>.S` into a flat binary linked at 0x7C00 and returns its path.
-/// Rebuilt only when the source or the shared include is newer than the binary.
+/// Rebuilt only when the source or a shared include is newer than the binary.
 pub fn build(name: &str) -> Result<PathBuf> {
     let src_dir = source_dir();
     let src = src_dir.join(format!("{name}.S"));
     let out_dir = work_dir().join("guests");
     std::fs::create_dir_all(&out_dir).map_err(io_err(format!("creating {}", out_dir.display())))?;
     let bin = out_dir.join(format!("{name}.bin"));
-    let newest_input = [mtime(&src), mtime(&src_dir.join("common.inc"))].into_iter().flatten().max();
+    let newest_input = [mtime(&src), mtime(&src_dir.join("common.inc")), mtime(&src_dir.join("prologue.inc"))]
+        .into_iter()
+        .flatten()
+        .max();
     if let (Some(built), Some(input)) = (mtime(&bin), newest_input) {
         if built >= input {
             return Ok(bin);
