@@ -83,3 +83,37 @@ fn hd_fat_file_read_through_biosdisk() {
     let want = host_hash(&data, "hd-data.bin");
     assert_eq!(hash, format!("{want} (hd0,msdos1)/data.bin"), "GRUB's sha256 of the FAT file\n{out}");
 }
+
+/// Loading pata takes the IDE controller from the BIOS: biosdisk, and with it (cd) and the
+/// module directory, disappear. Every module the rest of grub.cfg needs is loaded first.
+const NATIVE_PRELOAD: &str = "insmod part_msdos\ninsmod fat\ninsmod iso9660\ninsmod gcry_sha256\ninsmod hashsum\n\
+                              insmod ls\ninsmod echo\ninsmod iorw\ninsmod pata\n";
+
+#[test]
+fn native_pata_driver_finds_the_drives_and_reads_both() {
+    let test = "grub_native_pata";
+    let Some(emu) = ready(test) else { return };
+    let cd_data = grub::pattern(16 * 1024, 0x0a7a);
+    let hd_data = grub::pattern(16 * 1024, 0x9a7a);
+    let cfg = grub::config(&format!(
+        "{NATIVE_PRELOAD}echo LS-BEGIN\nls\necho LS-END\n\
+         hashsum --hash sha256 (ata0,msdos1)/data.bin\necho HD-END\n\
+         hashsum --hash sha256 (ata2)/data.bin\necho CD-END"
+    ))
+    .expect("grub.cfg");
+    let cd = grub::rescue_cd(&cfg, &[("data.bin", &cd_data)]).expect("rescue CD");
+    let hd = grub::fat_disk(HD_SECTORS, &[("data.bin", &hd_data)]).expect("hard disk");
+    let out = boot(&emu, test, &cd, &hd);
+
+    // Primary master disk and secondary master ATAPI CD, found by GRUB's own PIO driver.
+    let ls = grub::between(&out.serial, "LS-BEGIN", "LS-END").unwrap_or_default();
+    for drive in ["(ata0)", "(ata0,msdos1)", "(ata2)"] {
+        assert!(ls.split_whitespace().any(|d| d == drive), "`ls` lacks {drive}: `{ls}`\n{out}");
+    }
+    let hd_hash = grub::between(&out.serial, "LS-END", "HD-END").unwrap_or_default();
+    let want = host_hash(&hd_data, "pata-hd-data.bin");
+    assert_eq!(hd_hash, format!("{want} (ata0,msdos1)/data.bin"), "sha256 through pata (disk)\n{out}");
+    let cd_hash = grub::between(&out.serial, "HD-END", "CD-END").unwrap_or_default();
+    let want = host_hash(&cd_data, "pata-cd-data.bin");
+    assert_eq!(cd_hash, format!("{want} (ata2)/data.bin"), "sha256 through pata (ATAPI CD)\n{out}");
+}
