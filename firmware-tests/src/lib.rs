@@ -7,6 +7,7 @@
 //! themselves.
 
 pub mod emulator;
+pub mod grub;
 pub mod guest;
 pub mod image;
 
