@@ -54,6 +54,11 @@ pub(crate) struct Xfer {
 }
 
 impl Xfer {
+    /// A transfer of `len` bytes about to start: nothing done, no I/O.
+    fn new(kind: Kind, dma: bool, len: u32) -> Self {
+        Xfer { kind, dma, len, pos: 0, buf_valid: false, io: Io::Idle, id: [0; 4] }
+    }
+
     pub fn io_busy(&self) -> bool {
         self.io != Io::Idle
     }
@@ -98,15 +103,7 @@ impl Fdc {
             return self.stop_transfer(0, 0, 0, dma, ctx);
         }
         let use_dma = self.dor & DOR_DMAEN != 0;
-        self.xfer = Some(Xfer {
-            kind: Kind::Data(kind),
-            dma: use_dma,
-            len,
-            pos: 0,
-            buf_valid: false,
-            io: Io::Idle,
-            id: [0; 4],
-        });
+        self.xfer = Some(Xfer::new(Kind::Data(kind), use_dma, len));
         if use_dma {
             self.msr &= !MSR_RQM;
             if kind == XferKind::Verify {
@@ -146,15 +143,7 @@ impl Fdc {
         }
         let use_dma = self.dor & DOR_DMAEN != 0;
         let len = 4 * u32::from(sc);
-        self.xfer = Some(Xfer {
-            kind: Kind::Format { fill },
-            dma: use_dma,
-            len,
-            pos: 0,
-            buf_valid: false,
-            io: Io::Idle,
-            id: [0; 4],
-        });
+        self.xfer = Some(Xfer::new(Kind::Format { fill }, use_dma, len));
         if use_dma {
             self.msr &= !MSR_RQM;
             dma.set_dreq(self.dma_channel, true);
