@@ -79,11 +79,7 @@ impl Channel {
         };
         self.job = Job::SectorRead { per_block };
         let req = Request::read_owned(lba * SECTOR, AlignedBuf::new(n as usize * 512), self.tag());
-        self.pending = Pending::SectorRead { lba, n };
-        if !self.submit(req, ctx) {
-            self.pending = Pending::None;
-            self.rw_error(ctx);
-        }
+        self.submit_pio(req, Pending::SectorRead { lba, n }, ctx);
     }
 
     pub(crate) fn sector_read_done(&mut self, lba: u64, n: u32, c: Completion, ctx: &mut DevCtx) {
@@ -141,7 +137,12 @@ impl Channel {
         };
         self.job = Job::SectorWrite { per_block };
         let req = Request::write_owned(lba * SECTOR, AlignedBuf::from_slice(data), self.tag());
-        self.pending = Pending::SectorWrite { lba, n };
+        self.submit_pio(req, Pending::SectorWrite { lba, n }, ctx);
+    }
+
+    /// Submit a PIO sector request; a refused submission is a device error.
+    fn submit_pio(&mut self, req: Request, pending: Pending, ctx: &mut DevCtx) {
+        self.pending = pending;
         if !self.submit(req, ctx) {
             self.pending = Pending::None;
             self.rw_error(ctx);
