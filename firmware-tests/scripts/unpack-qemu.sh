@@ -37,7 +37,8 @@ done
 # Gather every shared library from the unpacked packages into one directory for LD_LIBRARY_PATH.
 find "$prefix/usr/lib" "$prefix/lib" -maxdepth 3 -name 'lib*.so*' \( -type f -o -type l \) 2>/dev/null |
     while read -r so; do
-        [ "$(dirname "$so")" = "$prefix/lib" ] || ln -sf "$so" "$prefix/lib/$(basename "$so")"
+        # Relative links: the prefix may be moved or copied.
+        [ "$(dirname "$so")" = "$prefix/lib" ] || ln -sf "..${so#"$prefix"}" "$prefix/lib/$(basename "$so")"
     done
 
 missing="$(LD_LIBRARY_PATH="$prefix/lib" ldd "$bin" | grep 'not found' || true)"

@@ -3,7 +3,7 @@
 use crate::{io_err, workspace_root, Result};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,39 +92,77 @@ impl Emulator {
     /// Boots with `extra` arguments (drives, -boot ...), waits at most `timeout`, and returns
     /// the exit status with the serial log.
     pub fn run(&self, dir: &Path, extra: &[String], timeout: Duration) -> Result<Outcome> {
-        let _slot = Slot::take();
+        let slot = Slot::take();
         let args = self.command_line(dir, extra);
+        let started = self.start(dir, &args)?;
+        started.wait(timeout, slot)
+    }
+
+    /// Starts the emulator with the full command line `args`; the caller waits for it.
+    pub(crate) fn start(&self, dir: &Path, args: &[String]) -> Result<Started> {
         let serial_path = dir.join("serial.log");
         let stderr_path = dir.join("stderr.log");
         let _ = std::fs::remove_file(&serial_path);
         let stderr =
             std::fs::File::create(&stderr_path).map_err(io_err(format!("creating {}", stderr_path.display())))?;
         let mut cmd = Command::new(&self.path);
-        cmd.args(&args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+        cmd.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
         if let Some(lib) = &self.lib_dir {
             cmd.env("LD_LIBRARY_PATH", lib);
         }
-        let mut child = cmd.spawn().map_err(io_err(format!("starting {}", self.path.display())))?;
-        let start = Instant::now();
+        let child = cmd.spawn().map_err(io_err(format!("starting {}", self.path.display())))?;
+        Ok(Started {
+            child,
+            command: std::iter::once(self.path.display().to_string()).chain(args.iter().cloned()).collect(),
+            serial_path,
+            stderr_path,
+            start: Instant::now(),
+        })
+    }
+}
+
+/// A running emulator process.
+pub(crate) struct Started {
+    pub(crate) child: Child,
+    command: Vec<String>,
+    pub(crate) serial_path: PathBuf,
+    stderr_path: PathBuf,
+    pub(crate) start: Instant,
+}
+
+impl Started {
+    /// Waits for the process to exit (killing it after `timeout` from its start) and collects
+    /// the outcome; the slot is given back afterwards.
+    pub(crate) fn wait(mut self, timeout: Duration, _slot: Slot) -> Result<Outcome> {
         let (status, timed_out) = loop {
-            match child.try_wait().map_err(io_err("waiting for the emulator"))? {
+            match self.child.try_wait().map_err(io_err("waiting for the emulator"))? {
                 Some(status) => break (Some(status), false),
-                None if start.elapsed() >= timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                None if self.start.elapsed() >= timeout => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
                     break (None, true);
                 }
                 None => std::thread::sleep(Duration::from_millis(20)),
             }
         };
         Ok(Outcome {
-            command: std::iter::once(self.path.display().to_string()).chain(args).collect(),
+            command: std::mem::take(&mut self.command),
             exit_code: status.and_then(|s| s.code()),
             timed_out,
-            elapsed: start.elapsed(),
-            serial: std::fs::read_to_string(&serial_path).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+            elapsed: self.start.elapsed(),
+            serial: std::fs::read_to_string(&self.serial_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&self.stderr_path).unwrap_or_default(),
         })
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // A test that panics mid-run must not leave a guest behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -194,14 +232,14 @@ impl Run {
 }
 
 /// The machine has two cores shared with other work: at most two guests boot at once.
-struct Slot;
+pub(crate) struct Slot;
 
 static SLOTS: Mutex<usize> = Mutex::new(0);
 static FREED: Condvar = Condvar::new();
 const MAX_PARALLEL: usize = 2;
 
 impl Slot {
-    fn take() -> Slot {
+    pub(crate) fn take() -> Slot {
         let mut busy = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
         while *busy >= MAX_PARALLEL {
             busy = FREED.wait(busy).unwrap_or_else(|p| p.into_inner());

@@ -10,8 +10,10 @@ pub mod emulator;
 pub mod grub;
 pub mod guest;
 pub mod image;
+pub mod session;
 
 pub use emulator::{Emulator, Outcome, Run};
+pub use session::Session;
 
 use std::path::PathBuf;
 

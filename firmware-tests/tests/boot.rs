@@ -87,3 +87,23 @@ fn floppy_boot_is_reliable() {
         boots_from(&format!("floppy_boot_repeat_{n}"), true, false, false, Some("a"), "00");
     }
 }
+
+/// A guest started paused with -S, inspected and resumed over QMP, then seen on the serial
+/// console: the interactive harness the media-change and throttle tests build on.
+#[test]
+fn qmp_session_starts_paused_and_resumes() {
+    const TEST: &str = "boot_qmp_session";
+    let Some(emu) = Emulator::or_skip(TEST) else { return };
+    let dir = run_dir(TEST).expect("run dir");
+    let m = media(&dir);
+    let run = Run::new().drive(&m.disk, "if=ide,index=0,format=raw").arg("-S");
+    let mut s = emu.spawn(&dir, &run.args).expect("spawn with QMP");
+    let status = s.execute("query-status", serde_json::json!({})).expect("query-status");
+    // (QEMU 7.2 adds a deprecated "singlestep" member; the contract has these two.)
+    assert_eq!((&status["status"], &status["running"]), (&"prelaunch".into(), &false.into()), "-S: {status}");
+    assert!(!s.wait_serial("BOOT OK", std::time::Duration::from_millis(300)), "guest ran while paused");
+    s.execute("cont", serde_json::json!({})).expect("cont");
+    assert!(s.wait_serial("BOOT OK DL=80", firmware_tests::emulator::DEFAULT_TIMEOUT), "{}", s.serial());
+    let out = s.finish(firmware_tests::emulator::DEFAULT_TIMEOUT).expect("finish");
+    assert_eq!(out.guest_exit(), Some(0), "{out}");
+}

@@ -74,7 +74,7 @@ fn werror_stop_then_cont_completes_the_write() {
     assert_eq!(ev["data"]["node-name"], "fi");
     assert_eq!(ev["data"]["reason"], "Input/output error");
     r.qmp.wait_event("STOP");
-    assert_eq!(r.qmp.ok("query-status", json!({}))["running"], false);
+    assert_eq!(r.qmp.ok("query-status", json!({})), json!({"status": "io-error", "running": false}));
     assert_eq!(io_status(&mut r), "failed");
     assert_eq!(r.qt.num("inb 0x3f6") & 0x80, 0x80, "still busy");
     assert_eq!(disk(&img, 8), pattern(8));

@@ -204,6 +204,8 @@ pub struct MachineConfig {
     pub nodefaults: bool,
     pub no_reboot: bool,
     pub no_shutdown: bool,
+    /// -S: the vCPU waits for QMP `cont`.
+    pub start_paused: bool,
     pub name: Option<String>,
     pub boot: BootConfig,
     pub qmp: Vec<QmpConfig>,

@@ -221,7 +221,14 @@ fn wants_stdin(cfg: &MachineConfig) -> bool {
 pub fn run_kvm(cfg: &MachineConfig) -> Result<i32, VmmError> {
     let KvmMachine { machine, vm, mut vcpu, linux } = KvmMachine::new(cfg)?;
     let qmp = QmpParts::from_config(cfg)?;
-    lock(&machine).run.vcpu = Some(VcpuControl::new());
+    {
+        let mut m = lock(&machine);
+        m.run.vcpu = Some(VcpuControl::new());
+        if cfg.start_paused {
+            // The vCPU parks in `obey` before its first KVM_RUN.
+            m.pause(crate::run_state::PauseReason::Prelaunch);
+        }
+    }
     let (tx, rx) = mpsc::channel();
     spawn_events(&machine, true, wants_stdin(cfg), None, qmp, tx.clone())?;
     let m = machine.clone();

@@ -26,6 +26,8 @@ const SETTLE_STEP: Duration = Duration::from_millis(2);
 #[derive(Debug, Default)]
 pub struct RunState {
     pub paused: bool,
+    /// Why the machine is paused (query-status's `status`).
+    pub pause_reason: PauseReason,
     /// A system reset the vCPU thread still has to carry out (its registers
     /// can only be reset there).
     pub reset_pending: bool,
@@ -36,6 +38,28 @@ pub struct RunState {
     pub events: Vec<Event>,
     /// The vCPU's controls (KVM only; None under qtest).
     pub vcpu: Option<Arc<VcpuControl>>,
+}
+
+/// Why a paused machine is paused, as query-status names it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum PauseReason {
+    /// QMP `stop`.
+    #[default]
+    User,
+    /// `-S`: never ran yet.
+    Prelaunch,
+    /// werror/rerror=stop held a request.
+    IoError,
+}
+
+impl PauseReason {
+    pub fn status(self) -> &'static str {
+        match self {
+            PauseReason::User => "paused",
+            PauseReason::Prelaunch => "prelaunch",
+            PauseReason::IoError => "io-error",
+        }
+    }
 }
 
 /// What other threads use to steer the vCPU thread.
@@ -107,12 +131,13 @@ impl VcpuControl {
 }
 
 impl Machine {
-    /// Pause (QMP stop, I/O error with action stop). False if already paused.
-    pub fn pause(&mut self) -> bool {
+    /// Pause (QMP stop, -S, I/O error with action stop). False if already paused.
+    pub fn pause(&mut self, reason: PauseReason) -> bool {
         if self.run.paused {
             return false;
         }
         self.run.paused = true;
+        self.run.pause_reason = reason;
         if let Some(v) = &self.run.vcpu {
             v.set_attention(true);
             v.kick();

@@ -493,3 +493,10 @@ fn error_type_is_cloneable_and_comparable() {
     let e = parse(&args("-foo")).unwrap_err();
     assert_eq!(e.clone(), CmdlineError::UnknownOption(s("-foo")));
 }
+
+#[test]
+fn dash_s_starts_paused() {
+    assert!(ok("-S -hda x.img").start_paused);
+    assert!(!ok("-hda x.img").start_paused);
+    assert!(err("-S=1").contains("-S=1"));
+}

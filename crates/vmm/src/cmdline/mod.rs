@@ -32,7 +32,7 @@ use crate::config::{MachineConfig, QmpConfig};
 
 /// Options without an argument.
 const FLAGS: &[&str] =
-    &["-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-no-shutdown", "-enable-kvm", "-no-hpet"];
+    &["-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-no-shutdown", "-enable-kvm", "-no-hpet", "-S"];
 
 /// Options taking one argument.
 const WITH_ARG: &[&str] = &[
@@ -123,6 +123,7 @@ pub fn parse(args: &[String]) -> Result<MachineConfig, CmdlineError> {
                 "-nographic" => c.nographic = true,
                 "-no-reboot" => cfg.no_reboot = true,
                 "-no-shutdown" => cfg.no_shutdown = true,
+                "-S" => cfg.start_paused = true,
                 "-enable-kvm" => cfg.accel = crate::config::Accel::Kvm,
                 // -no-user-config, -no-hpet: nothing to do.
                 _ => {}

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::{io_error, QmpState};
 use crate::machine::Machine;
+use crate::run_state::PauseReason;
 
 pub fn query_name(s: &QmpState) -> Result<Value, QmpError> {
     Ok(match &s.name {
@@ -17,7 +18,7 @@ pub fn query_name(s: &QmpState) -> Result<Value, QmpError> {
 
 pub fn query_status(m: &mut Machine) -> Result<Value, QmpError> {
     Ok(if m.run.paused {
-        json!({"status": "paused", "running": false})
+        json!({"status": m.run.pause_reason.status(), "running": false})
     } else {
         json!({"status": "running", "running": true})
     })
@@ -26,7 +27,7 @@ pub fn query_status(m: &mut Machine) -> Result<Value, QmpError> {
 /// Pauses the vCPU; STOP only when it was running (QEMU: no event for a
 /// second stop).
 pub fn stop(m: &mut Machine, ev: &mut Vec<Event>) -> Result<Value, QmpError> {
-    if m.pause() {
+    if m.pause(PauseReason::User) {
         ev.push(Event::stop());
     }
     Ok(json!({}))
@@ -62,7 +63,7 @@ pub fn take_events(m: &mut Machine) -> Vec<Event> {
 
 /// A `MachineRequest::Stop` (werror/rerror=stop): pause with a STOP event.
 pub fn stop_requested(m: &mut Machine) {
-    if m.pause() {
+    if m.pause(PauseReason::IoError) {
         m.push_run_event(Event::stop());
     }
 }
