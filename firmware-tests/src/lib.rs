@@ -11,6 +11,7 @@ pub mod grub;
 pub mod guest;
 pub mod image;
 pub mod session;
+pub mod testspeed;
 
 pub use emulator::{Emulator, Outcome, Run};
 pub use session::Session;

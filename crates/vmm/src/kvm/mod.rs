@@ -1,6 +1,7 @@
 //! The KVM side of the machine: the VM (in-kernel PIC/IOAPIC and PIT,
 //! memory slots) and the vCPU with its saved reset state.
 
+pub mod coalesced;
 mod linux_cpu;
 mod vcpu;
 
