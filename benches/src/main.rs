@@ -6,6 +6,8 @@
 mod backend;
 mod boot;
 mod devices;
+mod guest_io;
+mod guest_throttle;
 mod harness;
 mod histogram;
 mod qmp;
@@ -17,6 +19,8 @@ const BENCHES: &[(&str, &str)] = &[
     ("backend", "block layer + io_uring vs fio: 4k QD1/QD32 random read, 1M sequential read/write"),
     ("boot", "time from process start to a boot sector's serial marker (disk, floppy) vs QEMU 7.2; VM exits per boot"),
     ("devices", "ns of IDE device work per 4 KiB DMA read and per PIO sector (null backend)"),
+    ("guest-io", "GRUB testspeed (biosdisk, pata) and the kit's DMA loop: MiB/s and exits/MiB vs QEMU 7.2"),
+    ("guest-throttle", "a guest's achieved read rate under -drive throttling.* changed live vs QEMU 7.2"),
     ("histogram", "ns per latency recorded into stats + histogram"),
     ("qmp", "QMP round-trip latency p50/p99 and commands/s (query-status, query-blockstats) vs QEMU 7.2"),
     ("throttle", "configured vs achieved throttle rate (bps, iops, burst, group) vs QEMU's throttle"),
@@ -39,6 +43,8 @@ fn main() {
             "backend" => backend::run(&opts),
             "boot" => boot::run(&opts),
             "devices" => devices::run(&opts),
+            "guest-io" => guest_io::run(&opts),
+            "guest-throttle" => guest_throttle::run(&opts),
             "histogram" => histogram::run(&opts),
             "qmp" => qmp::run(&opts),
             "throttle" => throttle::run(&opts),
