@@ -67,7 +67,7 @@ pub fn run(opts: &Opts) -> std::io::Result<()> {
 }
 
 fn bench(opts: &Opts) -> Result<(), Error> {
-    let (reps, bios_bytes, pata_bytes) = if opts.quick { (1, 512 << 10, 256 << 10) } else { (3, 1 << 20, 512 << 10) };
+    let (reps, bios_bytes, pata_bytes) = if opts.quick { (1, 512 << 10, 256 << 10) } else { (5, 1 << 20, 512 << 10) };
     let dir = bench_dir().join("guest-io");
     std::fs::create_dir_all(&dir)?;
     let mut report = Report::new(
