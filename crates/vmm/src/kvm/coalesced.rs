@@ -156,6 +156,127 @@ impl Drop for CoalescedPio {
 mod tests {
     use super::*;
 
+    /// Records every port access in order.
+    #[derive(Default)]
+    struct Log(Vec<(char, u16, Vec<u8>)>);
+
+    impl PortIo for Log {
+        fn io_in(&mut self, port: u16, _size: usize, data: &mut [u8]) {
+            self.0.push(('i', port, data.to_vec()));
+            data.fill(0x50);
+        }
+        fn io_out(&mut self, port: u16, _size: usize, data: &[u8]) {
+            self.0.push(('o', port, data.to_vec()));
+        }
+    }
+
+    /// A real-mode guest writes four task-file registers and then reads status: the writes
+    /// come out of the ring, in order, before the read is handled.
+    #[test]
+    fn batched_writes_are_replayed_in_order_before_the_next_exit() {
+        use kvm_bindings::kvm_userspace_memory_region;
+        use kvm_ioctls::{Kvm, VcpuExit};
+        let Ok(kvm) = Kvm::new() else {
+            eprintln!("SKIP: no /dev/kvm");
+            return;
+        };
+        // Declared before the VM so it is dropped after it.
+        let mem = MmapMem::new(0x10000);
+        let vm = kvm.create_vm().unwrap();
+        if !vm.check_extension(Cap::CoalescedPio) {
+            eprintln!("SKIP: KVM without coalesced PIO");
+            return;
+        }
+        // Ports above 0xFF need `out dx, al`.
+        #[rustfmt::skip]
+        let code: &[u8] = &[
+            0xba, 0xf2, 0x01, 0xb0, 0x55, 0xee, // mov dx,0x1f2; mov al,0x55; out dx,al
+            0xba, 0xf3, 0x01, 0xb0, 0xaa, 0xee, // mov dx,0x1f3; mov al,0xaa; out dx,al
+            0xba, 0xf6, 0x01, 0xb0, 0xe0, 0xee, // mov dx,0x1f6; mov al,0xe0; out dx,al
+            0xba, 0x76, 0x01, 0xb0, 0xa0, 0xee, // mov dx,0x176; mov al,0xa0; out dx,al
+            0xba, 0xf7, 0x01, 0xec,             // mov dx,0x1f7; in al,dx
+            0xf4,                               // hlt
+        ];
+        // SAFETY: the mapping outlives the VM (dropped after it at the end of the test).
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), mem.ptr.add(0x1000), code.len());
+            vm.set_user_memory_region(kvm_userspace_memory_region {
+                slot: 0,
+                flags: 0,
+                guest_phys_addr: 0,
+                memory_size: 0x10000,
+                userspace_addr: mem.ptr as u64,
+            })
+            .unwrap();
+        }
+        let mut vcpu = vm.create_vcpu(0).unwrap();
+        let mut sregs = vcpu.get_sregs().unwrap();
+        sregs.cs.base = 0;
+        sregs.cs.selector = 0;
+        vcpu.set_sregs(&sregs).unwrap();
+        let mut regs = vcpu.get_regs().unwrap();
+        regs.rip = 0x1000;
+        regs.rflags = 2;
+        vcpu.set_regs(&regs).unwrap();
+        std::env::remove_var(ENV);
+        let mut ring = CoalescedPio::setup(&vm, &vcpu).expect("coalescing set up");
+        let mut log = Log::default();
+        loop {
+            match vcpu.run().unwrap() {
+                VcpuExit::IoIn(port, data) => {
+                    ring.drain(&mut log);
+                    log.io_in(port, 1, data);
+                }
+                VcpuExit::IoOut(port, data) => {
+                    ring.drain(&mut log);
+                    log.io_out(port, 1, data);
+                }
+                VcpuExit::Hlt => break,
+                other => panic!("unexpected exit {other:?}"),
+            }
+        }
+        let want: Vec<(char, u16, Vec<u8>)> = vec![
+            ('o', 0x1f2, vec![0x55]),
+            ('o', 0x1f3, vec![0xaa]),
+            ('o', 0x1f6, vec![0xe0]),
+            ('o', 0x176, vec![0xa0]),
+            ('i', 0x1f7, vec![0]),
+        ];
+        assert_eq!(log.0, want);
+        assert_eq!(ring.replayed, 4, "all four writes went through the ring");
+    }
+
+    /// Anonymous guest RAM for the test VM.
+    struct MmapMem {
+        ptr: *mut u8,
+        len: usize,
+    }
+
+    impl MmapMem {
+        fn new(len: usize) -> MmapMem {
+            // SAFETY: a fresh anonymous private mapping.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED);
+            MmapMem { ptr: p.cast(), len }
+        }
+    }
+
+    impl Drop for MmapMem {
+        fn drop(&mut self) {
+            // SAFETY: unmapping the mapping `new` made.
+            unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        }
+    }
+
     #[test]
     fn ranges_cover_the_reply_free_task_file_registers_only() {
         let covered = |p: u16| RANGES.iter().any(|&(s, l)| p >= s && u32::from(p - s) < l);
