@@ -49,7 +49,7 @@ pub fn monitors(cfg: &MachineConfig) -> Result<Option<Monitors>, VmmError> {
     }
     let mut mons = Monitors::new(ServerInfo::default()).map_err(VmmError::io("QMP monitor"))?;
     for q in &cfg.qmp {
-        let spec = MonitorSpec { path: q.path.clone(), server: q.server };
+        let spec = MonitorSpec { path: q.path.clone(), server: q.server, wait: q.server && q.wait };
         mons.add(&spec).map_err(|e| {
             let opts = if q.server { ",server=on" } else { "" };
             VmmError::Config(format!("-qmp unix:{}{opts}: {e}", q.path.display()))
