@@ -175,3 +175,25 @@ fn kit_bench_loops_report_their_bytes() {
         assert_eq!(out.guest_exit(), Some(0), "{out}");
     }
 }
+
+/// Not a test: times the bench loops on this emulator (`cargo test --release -p firmware-tests
+/// --test kit -- --ignored --nocapture`; KIT_BENCH_MIB sets the size, default 32).
+#[test]
+#[ignore]
+fn kit_bench_timing() {
+    const TEST: &str = "kit_bench_timing";
+    let Some(emu) = Emulator::or_skip(TEST) else { return };
+    let mib: u32 = std::env::var("KIT_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    for (name, make) in [("dma", kit::dma_read_bench as fn(&Path, u32) -> _), ("pio", kit::pio_read_bench)] {
+        let dir = run_dir(&format!("{TEST}_{name}")).expect("run dir");
+        let b = make(&dir, mib).expect("bench disk");
+        let mut s = emu.spawn(&dir, &b.run.args).expect("spawn");
+        assert!(s.wait_serial(b.begin, MARKER), "{}", s.serial());
+        let t0 = s.elapsed();
+        assert!(s.wait_serial(b.end, Duration::from_secs(600)), "{}", s.serial());
+        let secs = (s.elapsed() - t0).as_secs_f64();
+        let out = s.finish(Duration::from_secs(700)).expect("finish");
+        assert_eq!(kit::bench_bytes(&out.serial, b.end), Some(b.bytes), "{out}");
+        println!("{name}: {mib} MiB in {secs:.3} s = {:.1} MiB/s ({})", f64::from(mib) / secs, emu.path.display());
+    }
+}
