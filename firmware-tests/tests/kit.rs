@@ -110,6 +110,7 @@ fn kit_atapi_tray_and_medium_change() {
     s.execute("blockdev-change-medium", change).expect("change medium");
     assert_eq!(tray_moves(&mut s).last(), Some(&("cd0".to_string(), false)), "change-medium closes the tray");
 
+    println!("events: {:?}", s.events().expect("events"));
     let out = s.finish(DEFAULT_TIMEOUT * 2).expect("finish");
     assert_all_pass(
         &out,
