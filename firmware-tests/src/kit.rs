@@ -221,10 +221,12 @@ pub fn done(serial: &str) -> Option<(u32, u32)> {
     Some((p.trim().parse().ok()?, t.trim().parse().ok()?))
 }
 
-/// A benchmark guest ready to boot: `run` holds the drive arguments (add `-boot` is not
-/// needed: the disk is the only bootable medium); time the guest between `begin` and `end`
-/// on the serial console (`Session::wait_serial`), then read the byte count with
-/// [`bench_bytes`]. The guest exits with 0 after `end`.
+/// A benchmark guest ready to boot: `run` holds the drive argument (the disk is the only
+/// medium, so no `-boot` is needed; [`Bench::run_with`] adds drive options such as
+/// throttling); time the guest between `begin` and `end` on the serial console
+/// (`Session::wait_serial`), then read the byte count with [`bench_bytes`]. The guest exits
+/// with 0 after `end`, or prints `DMA-FAIL`/`PIO-FAIL` and exits with 1 when a command fails.
+/// Each command may take up to an hour (throttled drives) before the guest gives up.
 #[derive(Debug, Clone)]
 pub struct Bench {
     pub disk: PathBuf,
@@ -233,6 +235,16 @@ pub struct Bench {
     pub end: &'static str,
     pub bytes: u64,
 }
+
+impl Bench {
+    /// The run with `extra` appended to the disk's `-drive` options (e.g.
+    /// `",throttling.bps-read=1048576"` or `",cache=none"`).
+    pub fn run_with(&self, extra: &str) -> Run {
+        Run::new().drive(&self.disk, &format!("{BENCH_DRIVE}{extra}"))
+    }
+}
+
+const BENCH_DRIVE: &str = "if=ide,index=0,format=raw";
 
 /// Sectors the bench loops read from (wrapping): 32 MiB after a 1 MiB gap for the program.
 pub const BENCH_START_LBA: u64 = 2048;
@@ -243,7 +255,7 @@ fn bench(dir: &Path, mib: u32, mode: Mode, begin: &'static str, end: &'static st
     let sectors = BENCH_START_LBA + BENCH_WINDOW_SECTORS;
     kit_disk(&disk, sectors, mode, [mib, BENCH_START_LBA as u32, BENCH_WINDOW_SECTORS as u32])?;
     fill_pattern(&disk, SECTOR, BENCH_START_LBA, BENCH_WINDOW_SECTORS, DISK_SEED)?;
-    let run = Run::new().drive(&disk, "if=ide,index=0,format=raw");
+    let run = Run::new().drive(&disk, BENCH_DRIVE);
     Ok(Bench { disk, run, begin, end, bytes: u64::from(mib) << 20 })
 }
 

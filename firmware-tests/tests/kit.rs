@@ -175,6 +175,13 @@ fn kit_bench_loops_report_their_bytes() {
         assert_eq!(kit::bench_bytes(&out.serial, b.end), Some(b.bytes), "{out}");
         assert_eq!(out.guest_exit(), Some(0), "{out}");
     }
+    // Through a throttled drive (2 MiB at 4 MiB/s with its burst: the guest just waits longer).
+    let dir = run_dir(&format!("{TEST}_throttled")).expect("run dir");
+    let b = kit::dma_read_bench(&dir, 2).expect("bench disk");
+    let run = b.run_with(",throttling.bps-read=4194304");
+    let out = emu.run(&dir, &run.args, DEFAULT_TIMEOUT).expect("run");
+    assert_eq!(kit::bench_bytes(&out.serial, b.end), Some(b.bytes), "{out}");
+    assert_eq!(out.guest_exit(), Some(0), "{out}");
 }
 
 /// Not a test: times the bench loops on this emulator (`cargo test --release -p firmware-tests
