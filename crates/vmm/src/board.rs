@@ -58,6 +58,36 @@ pub fn monitors(cfg: &MachineConfig) -> Result<Option<Monitors>, VmmError> {
     Ok(Some(mons))
 }
 
+/// The QOM paths QEMU 7.2's pc machine gives the drive devices it creates itself from
+/// `-drive if=ide|floppy` (no device id): `/machine/unattached/device[N]`, numbered in creation
+/// order after the CPUs and the board's own devices (one more under KVM); floppy drives come
+/// first, the IDE drives follow in bus/unit order after five more board devices. Measured on
+/// QEMU 7.2 with -nodefaults for 1-2 CPUs, TCG and KVM, 0-2 floppies, 1-3 IDE drives.
+fn machine_init_paths(cfg: &MachineConfig) -> ([[Option<String>; 2]; 2], [Option<String>; 2]) {
+    let layout = &cfg.layout;
+    let path = |n: usize| Some(format!("/machine/unattached/device[{n}]"));
+    let base = 13 + cfg.smp.max(1) as usize - 1 + usize::from(cfg.accel == crate::config::Accel::Kvm);
+    let mut floppy: [Option<String>; 2] = Default::default();
+    let mut n = base;
+    for (unit, p) in layout.floppy.iter().enumerate() {
+        if p.as_ref().is_some_and(|p| p.qdev_id.is_none()) {
+            floppy[unit] = path(n);
+            n += 1;
+        }
+    }
+    let mut ide: [[Option<String>; 2]; 2] = Default::default();
+    n += 5;
+    for (bus, units) in layout.ide.iter().enumerate() {
+        for (unit, p) in units.iter().enumerate() {
+            if p.as_ref().is_some_and(|p| p.qdev_id.is_none()) {
+                ide[bus][unit] = path(n);
+                n += 1;
+            }
+        }
+    }
+    (ide, floppy)
+}
+
 /// Assemble the machine described by `cfg.layout`.
 pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError> {
     let layout = &cfg.layout;
@@ -75,14 +105,14 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     let mut ide = Ide::new();
     let mut owners = HashMap::new();
     let mut drives = Vec::new();
-    // QEMU names devices without an id by their QOM path.
-    let mut unattached = 0usize;
-    let mut entry = |slot: DriveSlot, plan_idx: Option<usize>, qdev: &Option<String>, cdrom: bool, be: BackendId| {
+    let (ide_paths, floppy_paths) = machine_init_paths(cfg);
+    let entry = |slot: DriveSlot, plan_idx: Option<usize>, qdev: &Option<String>, cdrom: bool, be: BackendId| {
         let bp = plan_idx.and_then(|i| layout.backends.get(i));
-        let qdev = qdev.clone().unwrap_or_else(|| {
-            unattached += 1;
-            format!("/machine/unattached/device[{}]", 22 + unattached)
-        });
+        let path = match slot {
+            DriveSlot::Ide { bus, unit } => &ide_paths[bus][unit],
+            DriveSlot::Floppy { unit } => &floppy_paths[unit],
+        };
+        let qdev = qdev.clone().or_else(|| path.clone()).unwrap_or_default();
         DriveEntry {
             backend_name: bp.map(|b| b.name.clone()).unwrap_or_default(),
             qdev,

@@ -117,7 +117,8 @@ pub struct IdePlan {
     pub cdrom: bool,
     /// Index into `BoardLayout::backends`.
     pub backend: Option<usize>,
-    /// The qdev id (`-device ...,id=`), if given.
+    /// The qdev name of a `-device` (its id, or its QOM path without one); None for a
+    /// `-drive` (named at board build, see `board::machine_init_paths`).
     pub qdev_id: Option<String>,
     /// User geometry (cyls, heads, secs).
     pub chs: Option<(u32, u32, u32)>,
