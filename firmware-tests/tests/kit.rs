@@ -106,6 +106,10 @@ fn kit_atapi_tray_and_medium_change() {
 
     assert!(s.wait_serial(kit::WAIT_MEDIUM, MARKER), "no {}:\n{}", kit::WAIT_MEDIUM, s.serial());
     assert_eq!(tray_moves(&mut s), [("cd0".to_string(), true)], "the guest's eject opened the tray");
+    // A -drive CD without a device id is named by QEMU's QOM path (KVM, COM1, no floppy: the
+    // disk is device[20], the CD device[21]).
+    let ids: Vec<Value> = s.events().expect("events").iter().map(|e| e["data"]["id"].clone()).collect();
+    assert_eq!(ids.last(), Some(&json!("/machine/unattached/device[21]")), "{ids:?}");
     let change = json!({"device": "cd0", "filename": cd_b.display().to_string(), "format": "raw"});
     s.execute("blockdev-change-medium", change).expect("change medium");
     assert_eq!(tray_moves(&mut s).last(), Some(&("cd0".to_string(), false)), "change-medium closes the tray");

@@ -60,13 +60,19 @@ pub fn monitors(cfg: &MachineConfig) -> Result<Option<Monitors>, VmmError> {
 
 /// The QOM paths QEMU 7.2's pc machine gives the drive devices it creates itself from
 /// `-drive if=ide|floppy` (no device id): `/machine/unattached/device[N]`, numbered in creation
-/// order after the CPUs and the board's own devices (one more under KVM); floppy drives come
-/// first, the IDE drives follow in bus/unit order after five more board devices. Measured on
-/// QEMU 7.2 with -nodefaults for 1-2 CPUs, TCG and KVM, 0-2 floppies, 1-3 IDE drives.
+/// order after the CPUs and the board's own devices (one more under KVM, one per serial port,
+/// default parallel port and VGA card); floppy drives come first, the IDE drives follow in
+/// bus/unit order after five more board devices (six with the default NIC). Measured on QEMU 7.2
+/// for 1-2 CPUs, TCG and KVM, with and without -nodefaults, -vga none, -serial, 0-2 floppies,
+/// 1-3 IDE drives.
 fn machine_init_paths(cfg: &MachineConfig) -> ([[Option<String>; 2]; 2], [Option<String>; 2]) {
     let layout = &cfg.layout;
     let path = |n: usize| Some(format!("/machine/unattached/device[{n}]"));
-    let base = 13 + cfg.smp.max(1) as usize - 1 + usize::from(cfg.accel == crate::config::Accel::Kvm);
+    let base = 13 + cfg.smp.max(1) as usize - 1
+        + usize::from(cfg.accel == crate::config::Accel::Kvm)
+        + usize::from(layout.serial.is_some())
+        + usize::from(layout.qemu_default_pp_nic)
+        + usize::from(layout.qemu_default_vga);
     let mut floppy: [Option<String>; 2] = Default::default();
     let mut n = base;
     for (unit, p) in layout.floppy.iter().enumerate() {
@@ -76,7 +82,7 @@ fn machine_init_paths(cfg: &MachineConfig) -> ([[Option<String>; 2]; 2], [Option
         }
     }
     let mut ide: [[Option<String>; 2]; 2] = Default::default();
-    n += 5;
+    n += 5 + usize::from(layout.qemu_default_pp_nic);
     for (bus, units) in layout.ide.iter().enumerate() {
         for (unit, p) in units.iter().enumerate() {
             if p.as_ref().is_some_and(|p| p.qdev_id.is_none()) {
@@ -343,4 +349,44 @@ fn cpu_signature() -> u64 {
     }
     #[cfg(not(target_arch = "x86_64"))]
     0
+}
+
+#[cfg(test)]
+mod qom_tests {
+    use super::machine_init_paths;
+
+    fn paths(cmdline: &str) -> (Vec<Option<String>>, Vec<Option<String>>) {
+        let args: Vec<String> = cmdline.split_whitespace().map(String::from).collect();
+        let cfg = crate::cmdline::parse(&args).expect("command line");
+        let (ide, fd) = machine_init_paths(&cfg);
+        (ide.into_iter().flatten().collect(), fd.to_vec())
+    }
+
+    fn n(i: usize) -> Option<String> {
+        Some(format!("/machine/unattached/device[{i}]"))
+    }
+
+    /// Each case as QEMU 7.2 named it (query-block qdev).
+    #[test]
+    fn measured_on_qemu_7_2() {
+        // KVM, -nodefaults, one disk.
+        assert_eq!(paths("-nodefaults -machine pc,accel=kvm -hda d.img").0, [n(19), None, None, None]);
+        // A second CPU, a serial port: one more each.
+        assert_eq!(paths("-nodefaults -machine pc,accel=kvm -smp 2 -serial null -hda d.img").0[0], n(21));
+        // Floppies first (by unit), IDE after them, in bus/unit order, whatever the -drive order.
+        let (ide, fd) = paths(
+            "-nodefaults -machine pc,accel=qtest -drive file=d1,if=ide,index=1 -drive file=f1,if=floppy,index=1 \
+             -drive file=d0,if=ide,index=0 -drive file=c,if=ide,index=3,media=cdrom",
+        );
+        assert_eq!(ide, [n(19), n(20), None, n(21)]);
+        assert_eq!(fd, [None, n(13)]);
+        // QEMU's defaults (serial, parallel, VGA, default floppy, NIC, default CD).
+        let (ide, fd) = paths("-machine pc,accel=kvm -hda d.img");
+        assert_eq!((ide, fd), (vec![n(24), None, n(25), None], vec![n(17), None]));
+        let (ide, fd) = paths("-machine pc,accel=kvm -vga none -hda d.img");
+        assert_eq!((ide, fd), (vec![n(23), None, n(24), None], vec![n(16), None]));
+        // -device drives are named elsewhere (id or peripheral-anon path).
+        let (ide, _) = paths("-nodefaults -drive if=none,id=x,file=d -device ide-hd,drive=x");
+        assert_eq!(ide, [None, None, None, None]);
+    }
 }

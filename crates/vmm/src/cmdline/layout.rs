@@ -33,6 +33,8 @@ pub struct Collected {
     pub serial: Option<(Origin, SerialSpec)>,
     pub nodefaults: bool,
     pub nographic: bool,
+    /// `-vga none` given.
+    pub vga_none: bool,
     pub fdc_fallback: Option<FloppyDriveType>,
     pub pr_managers: Vec<PrManagerPlan>,
     pub throttle_groups: Vec<(String, ThrottleConfig)>,
@@ -394,6 +396,8 @@ pub fn resolve(c: &Collected) -> Result<BoardLayout, CmdlineError> {
     if let Some(f) = c.fdc_fallback {
         r.layout.fdc_fallback = f;
     }
+    r.layout.qemu_default_pp_nic = !c.nodefaults;
+    r.layout.qemu_default_vga = !c.nodefaults && !c.vga_none;
     r.layout.pr_managers = c.pr_managers.clone();
     r.layout.throttle_groups = c.throttle_groups.clone();
     Ok(r.layout)
