@@ -438,6 +438,8 @@ fn devices_without_id_are_named_by_their_qom_path() {
     let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let mut vm = Vm::start_in(dir, &refs);
     let blk = vm.qmp.ok("query-block", Value::Null);
+    let order: Vec<&str> = blk.as_array().expect("list").iter().filter_map(|b| b["device"].as_str()).collect();
+    assert_eq!(order, ["ide0-hd1", "floppy1", "ide0-hd0", "cdd"], "QEMU lists drives in -drive order");
     let qdev = |dev: &str| by_device(&blk, "device", dev)["qdev"].clone();
     assert_eq!(qdev("floppy1"), "/machine/unattached/device[13]");
     assert_eq!(qdev("ide0-hd0"), "/machine/unattached/device[19]");

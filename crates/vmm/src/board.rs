@@ -160,7 +160,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
             ide.attach(bus, unit, dc).map_err(|e| VmmError::Drive { name: name(), err: e.to_string() })?;
             if let Some(b) = id {
                 owners.insert(b, Owner::Ide);
-                drives.push(entry(DriveSlot::Ide { bus, unit }, p.backend, &p.qdev_id, p.cdrom, b));
+                drives.push((p.backend, entry(DriveSlot::Ide { bus, unit }, p.backend, &p.qdev_id, p.cdrom, b)));
             }
         }
     }
@@ -185,7 +185,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
             fcfg.drives[i] = DriveConfig { backend: b, drive_type: p.drive_type };
             if let Some(b) = b {
                 owners.insert(b, Owner::Fdc);
-                drives.push(entry(DriveSlot::Floppy { unit: i }, p.backend, &p.qdev_id, false, b));
+                drives.push((p.backend, entry(DriveSlot::Floppy { unit: i }, p.backend, &p.qdev_id, false, b)));
             }
         }
     }
@@ -252,6 +252,10 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
         fw.shadow(&parts.mem)?;
     }
     // werror/rerror=stop: the layer remembers what it may have to resubmit.
+    // query-block lists drives in the order their backends were made (-drive order, QEMU's
+    // default drives last), not in slot order.
+    drives.sort_by_key(|(plan, _)| plan.unwrap_or(usize::MAX));
+    let drives: Vec<_> = drives.into_iter().map(|(_, d)| d).collect();
     let layer = crate::io_retry::TrackedLayer::new(layer, &drives);
     Ok(Machine {
         env: Env { layer, mem: parts.mem, irq: parts.irq, clock: parts.clock },
