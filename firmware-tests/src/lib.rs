@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod grub;
 pub mod guest;
 pub mod image;
+pub mod linux;
 
 pub use emulator::{Emulator, Outcome, Run};
 
