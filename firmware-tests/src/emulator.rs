@@ -106,6 +106,29 @@ impl Emulator {
     /// Boots with `extra` arguments (drives, -boot ...), waits at most `timeout`, and returns
     /// the exit status with the serial log.
     pub fn run(&self, dir: &Path, extra: &[String], timeout: Duration) -> Result<Outcome> {
+        self.run_watching(dir, extra, timeout, None)
+    }
+
+    /// `run`, but the guest is also killed once its serial log satisfies `done` (checked every
+    /// half second; the outcome then has no exit code and `timed_out` false): for guests that
+    /// do not end by themselves.
+    pub fn run_until(
+        &self,
+        dir: &Path,
+        extra: &[String],
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<Outcome> {
+        self.run_watching(dir, extra, timeout, Some(&done))
+    }
+
+    fn run_watching(
+        &self,
+        dir: &Path,
+        extra: &[String],
+        timeout: Duration,
+        done: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<Outcome> {
         let _slot = Slot::take();
         let args = self.command_line(dir, extra);
         let serial_path = dir.join("serial.log");
@@ -120,6 +143,7 @@ impl Emulator {
         }
         let mut child = cmd.spawn().map_err(io_err(format!("starting {}", self.path.display())))?;
         let start = Instant::now();
+        let mut next_look = Duration::from_millis(500);
         let (status, timed_out) = loop {
             match child.try_wait().map_err(io_err("waiting for the emulator"))? {
                 Some(status) => break (Some(status), false),
@@ -127,6 +151,14 @@ impl Emulator {
                     let _ = child.kill();
                     let _ = child.wait();
                     break (None, true);
+                }
+                None if done.is_some() && start.elapsed() >= next_look => {
+                    next_look += Duration::from_millis(500);
+                    if done.is_some_and(|d| d(&std::fs::read_to_string(&serial_path).unwrap_or_default())) {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break (None, false);
+                    }
                 }
                 None => std::thread::sleep(Duration::from_millis(20)),
             }
