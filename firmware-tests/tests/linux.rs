@@ -22,6 +22,7 @@
 //!   ```
 //!   (TCG needs no IRONIDE_FORCE_LINUX_BOOT; each boot takes tens of seconds there.)
 
+use firmware_tests::emulator::Kind;
 use firmware_tests::linux::{self, cpio, disk, Images};
 use firmware_tests::{grub, run_dir, Emulator, Outcome, Run};
 use std::io::Write;
@@ -170,6 +171,15 @@ fn image_recipe_builds_initramfs_and_disk() {
 fn direct_boot_exercises_every_device() {
     let test = "linux_direct_boot";
     let Some((emu, images)) = ready_to_boot(test) else { return };
+    if emu.kind == Kind::Qemu {
+        // PREFIX/usr/bin/qemu-system-x86_64 -> PREFIX/usr/share/qemu (the harness passes it as -L).
+        let rom = emu.path.parent().and_then(Path::parent).map(|usr| usr.join("share/qemu/linuxboot_dma.bin"));
+        assert!(
+            rom.as_ref().is_some_and(|r| r.is_file()),
+            "QEMU's -kernel needs linuxboot_dma.bin ({rom:?}): rerun firmware-tests/scripts/unpack-qemu.sh, which \
+             unpacks qemu-system-data next to the binary"
+        );
+    }
     let dir = run_dir(test).expect("run dir");
     let (run, hd) = drives(&images, &dir);
     let run = run
