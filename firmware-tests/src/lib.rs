@@ -11,6 +11,7 @@ pub mod grub;
 pub mod guest;
 pub mod image;
 pub mod kit;
+pub mod linux;
 pub mod session;
 
 pub use emulator::{Emulator, Outcome, Run};
