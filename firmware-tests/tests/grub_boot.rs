@@ -317,6 +317,26 @@ fn hd_boot_hdparm_identify_and_power_through_pata() {
     assert_eq!(joined, want.join("\n"), "hdparm power commands\n{out}");
 }
 
+/// SeaBIOS's message when the FDC's IRQ 6 does not come in time.
+const FLOPPY_IRQ_TIMEOUT: &str = "Timeout at floppy_wait_irq";
+
+/// Boots the floppy with SeaBIOS's debug console (port 0x402) in the run directory; returns
+/// the outcome and SeaBIOS's log.
+fn floppy_run(emu: &Emulator, test: &str, fd: &std::path::Path) -> (Outcome, String) {
+    let dir = run_dir(test).expect("run dir");
+    let log = dir.join("seabios.log");
+    let run = Run::new()
+        .drive(fd, "if=floppy,index=0,format=raw")
+        .boot("a")
+        .arg("-chardev")
+        .arg(format!("file,id=seabios,path={}", log.display()))
+        .arg("-device")
+        .arg("isa-debugcon,iobase=0x402,chardev=seabios");
+    let out = emu.run(&dir, &run.args, TIMEOUT).expect("run");
+    eprintln!("{test}: {:?}", out.elapsed);
+    (out, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
 #[test]
 fn floppy_boot_hashes_a_file_through_biosdisk() {
     let test = "grub_boot_floppy";
@@ -335,10 +355,16 @@ fn floppy_boot_hashes_a_file_through_biosdisk() {
         files: &[("data.bin", &data)],
     })
     .expect("GRUB floppy");
-    let dir = run_dir(test).expect("run dir");
-    let run = Run::new().drive(&fd, "if=floppy,index=0,format=raw").boot("a");
-    let out = emu.run(&dir, &run.args, TIMEOUT).expect("run");
-    eprintln!("{test}: {:?}", out.elapsed);
+    let mut out = floppy_run(&emu, test, &fd);
+    if !grub::flatten(&out.0.serial).contains("GRUB-DONE") && out.1.contains(FLOPPY_IRQ_TIMEOUT) {
+        // Seen on ironide and on QEMU when other work loads the host's two cores: SeaBIOS gives
+        // the FDC about two seconds of PIT ticks, and boot.img gives up on the first error.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "RETRY {test}: SeaBIOS reported `{FLOPPY_IRQ_TIMEOUT}`\n{}", out.1);
+        out = floppy_run(&emu, &format!("{test}_retry"), &fd);
+    }
+    let (out, seabios) = out;
+    assert!(grub::flatten(&out.serial).contains("GRUB-DONE"), "GRUB did not finish\n{out}\n--- SeaBIOS ---\n{seabios}");
     assert_ran(&out);
     let ls = grub::between(&out.serial, "LS-BEGIN", "LS-END").unwrap_or_default();
     assert!(ls.split_whitespace().any(|d| d == "(fd0)"), "`ls` lacks (fd0): `{ls}`\n{out}");
