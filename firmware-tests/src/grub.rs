@@ -126,6 +126,29 @@ pub fn rescue_cd(grub_cfg: &str, files: &[(&str, &[u8])]) -> Result<PathBuf> {
     Ok(iso)
 }
 
+/// A plain ISO 9660 CD (no boot record) holding `files` at its root: a medium to insert while
+/// a guest runs.
+pub fn data_cd(files: &[(&str, &[u8])]) -> Result<PathBuf> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for (name, data) in files {
+        parts.push(name.as_bytes());
+        parts.push(data);
+    }
+    let (dir, done) = content_dir("data-cd", &parts)?;
+    let iso = dir.join("data.iso");
+    if done {
+        return Ok(iso);
+    }
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).map_err(io_err(format!("creating {}", root.display())))?;
+    for (name, data) in files {
+        std::fs::write(root.join(name), data).map_err(io_err(format!("writing {name}")))?;
+    }
+    run_tool(Command::new("xorriso").args(["-as", "mkisofs", "-quiet", "-o"]).arg(&iso).arg(&root))?;
+    mark_complete(&dir)?;
+    Ok(iso)
+}
+
 /// An MBR without boot code whose one partition (FAT16, type 06) runs from 1 MiB to the end
 /// of a `sectors`-sector disk.
 fn fat_partition_mbr(sectors: u64) -> Vec<u8> {

@@ -322,6 +322,56 @@ fn hd_boot_hdparm_identify_and_power_through_pata() {
     assert_eq!(joined, want.join("\n"), "hdparm power commands\n{out}");
 }
 
+/// How long grub.cfg sleeps while the host changes the CD (the host acts within milliseconds
+/// of the marker; the margin is for a loaded host).
+const CHANGE_WINDOW_SECS: u32 = 8;
+
+#[test]
+fn cd_medium_inserted_while_grub_runs_is_read_through_pata() {
+    let test = "grub_boot_cd_change";
+    let Some(emu) = ready(test) else { return };
+    let data = grub::pattern(6 * 1024, 0xcdcd);
+    let cfg = grub::config(&format!(
+        "insmod sleep\ninsmod iso9660\n{NATIVE_PRELOAD}\
+         echo BEFORE-BEGIN\nhashsum --hash sha256 (ata2)/new.bin\necho BEFORE-END\n\
+         echo CHANGE-NOW\nsleep {CHANGE_WINDOW_SECS}\n\
+         echo AFTER-BEGIN\nhashsum --hash sha256 (ata2)/new.bin\necho AFTER-END"
+    ))
+    .expect("grub.cfg");
+    let hd = grub::boot_disk(HD_SECTORS, &Contents { grub_cfg: &cfg, modules: Modules::All, files: &[] })
+        .expect("GRUB boot disk");
+    let cd = grub::data_cd(&[("new.bin", &data)]).expect("data CD");
+    let dir = run_dir(test).expect("run dir");
+    // The CD-ROM starts empty.
+    let run =
+        Run::new().drive(&hd, "if=ide,index=0,format=raw").arg("-drive").arg("if=ide,index=2,media=cdrom").boot("c");
+    let mut s = emu.spawn(&dir, &run.args).expect("spawn with QMP");
+    assert!(s.wait_serial("CHANGE-NOW", TIMEOUT), "no CHANGE-NOW from grub.cfg\n{}", s.serial());
+    let args = serde_json::json!({"device": "ide1-cd0", "filename": cd.display().to_string(), "format": "raw"});
+    s.execute("blockdev-change-medium", args).expect("blockdev-change-medium");
+    s.wait_serial("GRUB-DONE", TIMEOUT);
+    let trays: Vec<bool> = s
+        .events()
+        .expect("QMP events")
+        .iter()
+        .filter(|e| e["event"] == "DEVICE_TRAY_MOVED" && e["data"]["device"] == "ide1-cd0")
+        .filter_map(|e| e["data"]["tray-open"].as_bool())
+        .collect();
+    let out = s.finish(TIMEOUT).expect("finish");
+    eprintln!("{test}: {:?}", out.elapsed);
+    assert_ran(&out);
+    assert_eq!(trays, [true, false], "DEVICE_TRAY_MOVED for ide1-cd0: open, then closed\n{out}");
+    // No medium: the READ fails with a check condition, which GRUB reports as a failed command.
+    let before = section(&out, "BEFORE-BEGIN", "BEFORE-END");
+    assert!(
+        before.len() == 1 && before[0].starts_with("error:"),
+        "reading the empty CD-ROM should fail: {before:?}\n{out}"
+    );
+    let after = grub::between(&out.serial, "AFTER-BEGIN", "AFTER-END").unwrap_or_default();
+    let want = host_hash(&data, "boot-cd-new.bin");
+    assert_eq!(after, format!("{want} (ata2)/new.bin"), "GRUB's sha256 of the inserted CD's file\n{out}");
+}
+
 /// SeaBIOS's message when the FDC's IRQ 6 does not come in time.
 const FLOPPY_IRQ_TIMEOUT: &str = "Timeout at floppy_wait_irq";
 
