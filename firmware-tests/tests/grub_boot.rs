@@ -6,7 +6,8 @@
 //! grub.cfg collects everything the `hd_boot_*` tests check: drives and a file through
 //! biosdisk, `cmosdump`, `lspci -i`, then GRUB's own `pata` driver with `hdparm`. The tests
 //! share that boot (GRUB takes 20-60 s to start on the nested development KVM) and each asserts
-//! its own part of the serial log.
+//! its own part of the serial log. A third boot has the host insert a CD over QMP while
+//! grub.cfg sleeps.
 
 use firmware_tests::emulator::Kind;
 use firmware_tests::grub::{self, Contents, Modules, PciFunction};
