@@ -14,14 +14,17 @@ prefix="${1:-$ws/target/qemu72}"
 bin="$prefix/usr/bin/qemu-system-x86_64"
 
 runs() { LD_LIBRARY_PATH="$prefix/lib" "$bin" --version >/dev/null 2>&1; }
+# qemu-system-data's option ROMs (linuxboot_dma.bin for -kernel, kvmvapic.bin): run with -L.
+roms() { [ -f "$prefix/usr/share/qemu/linuxboot_dma.bin" ]; }
 
-if [ -x "$bin" ] && runs; then
+if [ -x "$bin" ] && runs && roms; then
     echo "$bin"
     exit 0
 fi
 
-# Libraries the QEMU binary needs that a build machine usually lacks (found with ldd).
-PKGS=(qemu-system-x86 qemu-system-common libcapstone4 libfdt1 libslirp0 libvdeplug2)
+# Libraries the QEMU binary needs that a build machine usually lacks (found with ldd), and the
+# option ROMs that direct Linux boot needs (qemu-system-data).
+PKGS=(qemu-system-x86 qemu-system-common qemu-system-data libcapstone4 libfdt1 libslirp0 libvdeplug2)
 
 dl="$prefix/debs"
 mkdir -p "$dl" "$prefix/lib"
@@ -48,4 +51,5 @@ if [ -n "$missing" ]; then
     exit 1
 fi
 runs || { echo "unpack-qemu: $bin does not run" >&2; exit 1; }
+roms || { echo "unpack-qemu: qemu-system-data's option ROMs are missing" >&2; exit 1; }
 echo "$bin"

@@ -27,13 +27,17 @@ pub struct Emulator {
     pub kind: Kind,
     /// LD_LIBRARY_PATH for an unpacked QEMU (scripts/unpack-qemu.sh puts libraries in PREFIX/lib).
     lib_dir: Option<PathBuf>,
+    /// QEMU only: IRONIDE_FIRMWARE_ACCEL=tcg runs the guest under software emulation instead of
+    /// KVM (guests the nested development KVM cannot run, such as Linux, validated anywhere).
+    pub tcg: bool,
 }
 
 impl Emulator {
     /// The emulator named by IRONIDE_EMULATOR (default: the workspace's release ironide), or
     /// why the firmware tests cannot run here.
     pub fn from_env() -> std::result::Result<Emulator, String> {
-        if !Path::new("/dev/kvm").exists() {
+        let tcg = std::env::var("IRONIDE_FIRMWARE_ACCEL").is_ok_and(|a| a == "tcg");
+        if !tcg && !Path::new("/dev/kvm").exists() {
             return Err("/dev/kvm is missing: firmware tests need KVM".to_string());
         }
         let path = match std::env::var_os("IRONIDE_EMULATOR") {
@@ -49,13 +53,16 @@ impl Emulator {
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let kind = if name.contains("qemu") { Kind::Qemu } else { Kind::Ironide };
+        if tcg && kind != Kind::Qemu {
+            return Err(format!("IRONIDE_FIRMWARE_ACCEL=tcg needs QEMU, not {}", path.display()));
+        }
         let lib_dir = match kind {
             // PREFIX/usr/bin/qemu-system-x86_64 -> PREFIX/lib
             Kind::Qemu => path.parent().and_then(Path::parent).and_then(Path::parent).map(|p| p.join("lib")),
             Kind::Ironide => None,
         }
         .filter(|d| d.is_dir());
-        Ok(Emulator { path, kind, lib_dir })
+        Ok(Emulator { path, kind, lib_dir, tcg })
     }
 
     /// `from_env`, printing a clear SKIP line naming the test when it cannot run.
@@ -75,15 +82,22 @@ impl Emulator {
     /// The contract's command line for a run whose files live in `dir`, plus `extra`.
     pub fn command_line(&self, dir: &Path, extra: &[String]) -> Vec<String> {
         let serial = dir.join("serial.log");
+        let machine = if self.tcg { "pc,accel=tcg" } else { "pc,accel=kvm" };
         let mut args: Vec<String> =
-            ["-machine", "pc,accel=kvm", "-m", "128", "-bios", BIOS, "-nodefaults", "-display", "none", "-serial"]
+            ["-machine", machine, "-m", "128", "-bios", BIOS, "-nodefaults", "-display", "none", "-serial"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
         args.push(format!("file:{}", serial.display()));
         args.extend(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"].map(String::from));
-        if self.kind == Kind::Qemu {
+        if self.kind == Kind::Qemu && !self.tcg {
             args.extend(["-cpu", "qemu64", "-global", "kvm-pit.lost_tick_policy=discard"].map(String::from));
+        }
+        // The unpacked QEMU's option ROMs (linuxboot_dma.bin for -kernel): PREFIX/usr/share/qemu.
+        if let Some(share) = self.lib_dir.as_ref().and_then(|l| l.parent()).map(|p| p.join("usr/share/qemu")) {
+            if share.is_dir() {
+                args.extend(["-L".to_string(), share.display().to_string()]);
+            }
         }
         args.extend(extra.iter().cloned());
         args
@@ -95,7 +109,23 @@ impl Emulator {
         let slot = Slot::take();
         let args = self.command_line(dir, extra);
         let started = self.start(dir, &args)?;
-        started.wait(timeout, slot)
+        started.wait(timeout, slot, None)
+    }
+
+    /// `run`, but the guest is also killed once its serial log satisfies `done` (checked every
+    /// half second; the outcome then has no exit code and `timed_out` false): for guests that
+    /// do not end by themselves.
+    pub fn run_until(
+        &self,
+        dir: &Path,
+        extra: &[String],
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<Outcome> {
+        let slot = Slot::take();
+        let args = self.command_line(dir, extra);
+        let started = self.start(dir, &args)?;
+        started.wait(timeout, slot, Some(&done))
     }
 
     /// Starts the emulator with the full command line `args`; the caller waits for it.
@@ -133,7 +163,13 @@ pub(crate) struct Started {
 impl Started {
     /// Waits for the process to exit (killing it after `timeout` from its start) and collects
     /// the outcome; the slot is given back afterwards.
-    pub(crate) fn wait(mut self, timeout: Duration, _slot: Slot) -> Result<Outcome> {
+    pub(crate) fn wait(
+        mut self,
+        timeout: Duration,
+        _slot: Slot,
+        done: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<Outcome> {
+        let mut next_look = Duration::from_millis(500);
         let (status, timed_out) = loop {
             match self.child.try_wait().map_err(io_err("waiting for the emulator"))? {
                 Some(status) => break (Some(status), false),
@@ -141,6 +177,15 @@ impl Started {
                     let _ = self.child.kill();
                     let _ = self.child.wait();
                     break (None, true);
+                }
+                None if done.is_some() && self.start.elapsed() >= next_look => {
+                    next_look += Duration::from_millis(500);
+                    let serial = std::fs::read_to_string(&self.serial_path).unwrap_or_default();
+                    if done.is_some_and(|d| d(&serial)) {
+                        let _ = self.child.kill();
+                        let _ = self.child.wait();
+                        break (None, false);
+                    }
                 }
                 None => std::thread::sleep(Duration::from_millis(20)),
             }

@@ -11,6 +11,14 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod disk_boot;
+mod output;
+
+pub use disk_boot::{
+    boot_disk, boot_floppy, install_boot_img, module_closure, Contents, Modules, CORE_MODULES_FLOPPY, CORE_MODULES_HD,
+};
+pub use output::{cmos_dump, hexdump_bytes, lines_between, pci_functions, PciFunction};
+
 /// Where Debian's grub-pc-bin keeps the i386-pc modules and boot images.
 pub const GRUB_PC_DIR: &str = "/usr/lib/grub/i386-pc";
 /// The partition of `fat_disk` starts at 1 MiB.
@@ -21,7 +29,7 @@ pub fn missing_tools() -> Option<String> {
     if !Path::new(GRUB_PC_DIR).join("cdboot.img").is_file() {
         return Some(format!("{GRUB_PC_DIR} is missing: install grub-pc-bin (scripts/install-deps.sh)"));
     }
-    for tool in ["grub-mkrescue", "xorriso", "mformat", "mcopy", "mkfs.fat", "sha256sum"] {
+    for tool in ["grub-mkrescue", "grub-mkimage", "xorriso", "mformat", "mcopy", "mkfs.fat", "sha256sum"] {
         let found = std::env::var_os("PATH")
             .map(|p| {
                 std::env::split_paths(&p)
@@ -118,6 +126,46 @@ pub fn rescue_cd(grub_cfg: &str, files: &[(&str, &[u8])]) -> Result<PathBuf> {
     Ok(iso)
 }
 
+/// A plain ISO 9660 CD (no boot record) holding `files` at its root: a medium to insert while
+/// a guest runs.
+pub fn data_cd(files: &[(&str, &[u8])]) -> Result<PathBuf> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for (name, data) in files {
+        parts.push(name.as_bytes());
+        parts.push(data);
+    }
+    let (dir, done) = content_dir("data-cd", &parts)?;
+    let iso = dir.join("data.iso");
+    if done {
+        return Ok(iso);
+    }
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).map_err(io_err(format!("creating {}", root.display())))?;
+    for (name, data) in files {
+        std::fs::write(root.join(name), data).map_err(io_err(format!("writing {name}")))?;
+    }
+    run_tool(Command::new("xorriso").args(["-as", "mkisofs", "-quiet", "-o"]).arg(&iso).arg(&root))?;
+    mark_complete(&dir)?;
+    Ok(iso)
+}
+
+/// An MBR without boot code whose one partition (FAT16, type 06) runs from 1 MiB to the end
+/// of a `sectors`-sector disk.
+fn fat_partition_mbr(sectors: u64) -> Vec<u8> {
+    let mut mbr = vec![0u8; 512];
+    let len = sectors - PARTITION_START_LBA;
+    let entry = &mut mbr[446..462];
+    // CHS fields saturated: GRUB and SeaBIOS use the LBA fields.
+    entry[1..4].copy_from_slice(&[0xfe, 0xff, 0xff]);
+    entry[4] = 0x06;
+    entry[5..8].copy_from_slice(&[0xfe, 0xff, 0xff]);
+    entry[8..12].copy_from_slice(&(PARTITION_START_LBA as u32).to_le_bytes());
+    entry[12..16].copy_from_slice(&(len as u32).to_le_bytes());
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    mbr
+}
+
 /// A `sectors`-sector hard disk with one FAT partition (type 06) from 1 MiB to the end, holding
 /// `files` at its root. The MBR carries no boot code: the tests boot from the CD.
 pub fn fat_disk(sectors: u64, files: &[(&str, &[u8])]) -> Result<PathBuf> {
@@ -132,18 +180,8 @@ pub fn fat_disk(sectors: u64, files: &[(&str, &[u8])]) -> Result<PathBuf> {
     if done {
         return Ok(img);
     }
-    let mut mbr = vec![0u8; 512];
     let len = sectors - PARTITION_START_LBA;
-    let entry = &mut mbr[446..462];
-    // CHS fields saturated: GRUB and SeaBIOS use the LBA fields.
-    entry[1..4].copy_from_slice(&[0xfe, 0xff, 0xff]);
-    entry[4] = 0x06;
-    entry[5..8].copy_from_slice(&[0xfe, 0xff, 0xff]);
-    entry[8..12].copy_from_slice(&(PARTITION_START_LBA as u32).to_le_bytes());
-    entry[12..16].copy_from_slice(&(len as u32).to_le_bytes());
-    mbr[510] = 0x55;
-    mbr[511] = 0xaa;
-    crate::image::disk(&img, sectors, &mbr)?;
+    crate::image::disk(&img, sectors, &fat_partition_mbr(sectors))?;
     run_tool(
         Command::new("mkfs.fat")
             .arg("--offset")

@@ -10,6 +10,8 @@ pub mod emulator;
 pub mod grub;
 pub mod guest;
 pub mod image;
+pub mod kit;
+pub mod linux;
 pub mod session;
 pub mod testspeed;
 

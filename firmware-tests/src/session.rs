@@ -154,6 +154,6 @@ impl Session {
     /// Waits for the guest to end (killed once `timeout` has passed since it started).
     pub fn finish(self, timeout: Duration) -> Result<Outcome> {
         let Session { started, slot, .. } = self;
-        started.wait(timeout, slot)
+        started.wait(timeout, slot, None)
     }
 }

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 /// GRUB's protected-mode code (LZMA decompression, module loading) is slow on the nested
-/// development KVM: about 20 s to the first line.
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// development KVM: about 20 s to the first line on an idle host, over 60 s when other work
+/// shares its two cores.
+const TIMEOUT: Duration = Duration::from_secs(180);
 /// Loaded up front: without them GRUB probes an unknown partition by loading every file-system
 /// module from the CD in turn, which takes minutes on the nested development KVM.
 const FS_MODULES: &str = "insmod part_msdos\ninsmod fat\n";

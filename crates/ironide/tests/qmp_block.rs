@@ -407,3 +407,45 @@ fn python_qemu_qmp_client() {
     assert_eq!(v["block2"][0]["inserted"]["group"], "ide0-hd0");
     assert_eq!(v["error"], json!(["DeviceNotFound", "Device 'nosuch' not found"]));
 }
+
+/// Devices without an id are named by QEMU 7.2's QOM paths: `-drive` devices the board creates
+/// (floppies first, then IDE in bus/unit order; TCG/qtest numbering) and anonymous `-device`s
+/// counted in command-line order whatever their kind. The paths work as QMP `id`s.
+#[test]
+fn devices_without_id_are_named_by_their_qom_path() {
+    let dir = common::tempdir();
+    let img = |n: &str, len: u64| {
+        let p = dir.path().join(n);
+        std::fs::File::create(&p).and_then(|f| f.set_len(len)).expect("image");
+        p.display().to_string()
+    };
+    let (d0, d1, f1, c) =
+        (img("d0.img", 1 << 20), img("d1.img", 1 << 20), img("f1.img", 1474560), img("c.iso", 1 << 20));
+    let args = [
+        "-drive".to_string(),
+        format!("file={d1},if=ide,index=1,format=raw"),
+        "-drive".into(),
+        format!("file={f1},if=floppy,index=1,format=raw"),
+        "-drive".into(),
+        format!("file={d0},if=ide,index=0,format=raw"),
+        "-device".into(),
+        "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+        "-drive".into(),
+        format!("file={c},if=none,id=cdd,media=cdrom,readonly=on,format=raw"),
+        "-device".into(),
+        "ide-cd,drive=cdd,bus=ide.1,unit=0".into(),
+    ];
+    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let mut vm = Vm::start_in(dir, &refs);
+    let blk = vm.qmp.ok("query-block", Value::Null);
+    let order: Vec<&str> = blk.as_array().expect("list").iter().filter_map(|b| b["device"].as_str()).collect();
+    assert_eq!(order, ["ide0-hd1", "floppy1", "ide0-hd0", "cdd"], "QEMU lists drives in -drive order");
+    let qdev = |dev: &str| by_device(&blk, "device", dev)["qdev"].clone();
+    assert_eq!(qdev("floppy1"), "/machine/unattached/device[13]");
+    assert_eq!(qdev("ide0-hd0"), "/machine/unattached/device[19]");
+    assert_eq!(qdev("ide0-hd1"), "/machine/unattached/device[20]");
+    assert_eq!(qdev("cdd"), "/machine/peripheral-anon/device[1]");
+    vm.qmp.ok("blockdev-open-tray", json!({"id": "/machine/peripheral-anon/device[1]"}));
+    let ev = vm.qmp.wait_event("DEVICE_TRAY_MOVED");
+    assert_eq!(ev["data"]["id"], "/machine/peripheral-anon/device[1]", "{ev}");
+}

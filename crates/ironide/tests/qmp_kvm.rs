@@ -120,3 +120,78 @@ fn stop_cont_and_system_reset_drive_the_vcpu() {
     let st = exit_within(&mut child, TIMEOUT).expect("ironide did not exit after quit");
     assert_eq!(st.code(), Some(0));
 }
+
+/// Starts the dot-printing firmware with `qmp_opts` on a server socket in `dir`.
+fn spawn_with_server(
+    dir: &Path,
+    qmp_opts: &str,
+    extra: &[&str],
+) -> (std::process::Child, std::path::PathBuf, std::path::PathBuf) {
+    let bios = dir.join("bios.bin");
+    firmware(&bios);
+    let out = dir.join("debugcon.log");
+    let sock = dir.join("qmp-server.sock");
+    let child = ironide()
+        .args(["-machine", "pc,accel=kvm", "-nodefaults", "-display", "none", "-bios"])
+        .arg(&bios)
+        .arg("-chardev")
+        .arg(format!("file,id=dbg,path={}", out.display()))
+        .args(["-device", "isa-debugcon,iobase=0x402,chardev=dbg", "-qmp"])
+        .arg(format!("unix:{}{qmp_opts}", sock.display()))
+        .args(extra)
+        .spawn()
+        .expect("spawn ironide");
+    (child, out, sock)
+}
+
+fn connect(sock: &Path) -> Qmp {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(sock) {
+            return Qmp::new(s);
+        }
+        assert!(start.elapsed() < TIMEOUT, "no QMP server socket at {}", sock.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `server=on` without `wait=off` (QEMU's default wait=on): the guest does not start until a
+/// client connects.
+#[test]
+fn qmp_server_wait_on_holds_the_guest_until_a_client_connects() {
+    if !Path::new("/dev/kvm").exists() {
+        eprintln!("SKIP qmp_server_wait_on_holds_the_guest_until_a_client_connects: /dev/kvm is missing");
+        return;
+    }
+    let dir = tempdir();
+    let (mut child, out, sock) = spawn_with_server(dir.path(), ",server=on", &[]);
+    wait_for("the QMP server socket", || sock.exists());
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(output(&out), "", "the guest ran before a QMP client connected");
+    let mut q = connect(&sock);
+    q.negotiate();
+    wait_for("the firmware's first output", || output(&out).starts_with("R."));
+    q.ok("quit", Value::Null);
+    assert_eq!(exit_within(&mut child, TIMEOUT).map(|s| s.code()), Some(Some(0)));
+}
+
+/// `-S`: the vCPU waits in prelaunch until `cont`.
+#[test]
+fn dash_s_waits_in_prelaunch_until_cont() {
+    if !Path::new("/dev/kvm").exists() {
+        eprintln!("SKIP dash_s_waits_in_prelaunch_until_cont: /dev/kvm is missing");
+        return;
+    }
+    let dir = tempdir();
+    let (mut child, out, sock) = spawn_with_server(dir.path(), ",server=on,wait=off", &["-S"]);
+    let mut q = connect(&sock);
+    q.negotiate();
+    assert_eq!(q.ok("query-status", Value::Null), json!({"status": "prelaunch", "running": false}));
+    assert_quiet(&out);
+    q.ok("cont", Value::Null);
+    assert_eq!(q.take_event_names(), ["RESUME"]);
+    wait_for("the firmware's first output", || output(&out).starts_with("R."));
+    assert_eq!(q.ok("query-status", Value::Null), json!({"status": "running", "running": true}));
+    q.ok("quit", Value::Null);
+    assert_eq!(exit_within(&mut child, TIMEOUT).map(|s| s.code()), Some(Some(0)));
+}

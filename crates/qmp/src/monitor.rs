@@ -65,6 +65,8 @@ pub struct MonitorSpec {
     pub path: PathBuf,
     /// true: listen on `path`; false: connect to a peer listening there.
     pub server: bool,
+    /// Server only: block in `add` until the first client connects (`wait=on`).
+    pub wait: bool,
 }
 
 struct Listener {
@@ -170,7 +172,11 @@ impl Monitors {
 
     pub fn add(&mut self, spec: &MonitorSpec) -> Result<(), MonitorError> {
         if spec.server {
-            self.add_server(&spec.path)
+            self.add_server(&spec.path)?;
+            if spec.wait {
+                self.wait_for_client(self.listeners.len() - 1)?;
+            }
+            Ok(())
         } else {
             self.add_client(&spec.path)
         }
@@ -302,6 +308,27 @@ impl Monitors {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// `wait=on`: the machine does not start until a client is connected.
+    fn wait_for_client(&mut self, idx: usize) -> Result<(), MonitorError> {
+        let Some(l) = self.listeners.get(idx) else { return Ok(()) };
+        eprintln!("ironide: waiting for a QMP connection on unix:{},server=on", l.path.display());
+        let fd = l.socket.as_raw_fd();
+        while self.listeners.get(idx).is_some_and(|l| l.clients == 0) {
+            let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
+                continue;
+            }
+            self.accept(idx);
+        }
+        Ok(())
     }
 
     fn accept(&mut self, idx: usize) {

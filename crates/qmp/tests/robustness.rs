@@ -156,7 +156,7 @@ fn client_mode_connects_to_a_listener() {
     let path = dir.path().join("peer.sock");
     let l = UnixListener::bind(&path).unwrap();
     let mut m = Monitors::new(ServerInfo::default()).unwrap();
-    m.add(&ironide_qmp::MonitorSpec { path: path.clone(), server: false }).unwrap();
+    m.add(&ironide_qmp::MonitorSpec { path: path.clone(), server: false, wait: false }).unwrap();
     let (s, _) = l.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut w = s.try_clone().unwrap();

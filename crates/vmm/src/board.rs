@@ -49,13 +49,49 @@ pub fn monitors(cfg: &MachineConfig) -> Result<Option<Monitors>, VmmError> {
     }
     let mut mons = Monitors::new(ServerInfo::default()).map_err(VmmError::io("QMP monitor"))?;
     for q in &cfg.qmp {
-        let spec = MonitorSpec { path: q.path.clone(), server: q.server };
+        let spec = MonitorSpec { path: q.path.clone(), server: q.server, wait: q.server && q.wait };
         mons.add(&spec).map_err(|e| {
             let opts = if q.server { ",server=on" } else { "" };
             VmmError::Config(format!("-qmp unix:{}{opts}: {e}", q.path.display()))
         })?;
     }
     Ok(Some(mons))
+}
+
+/// The QOM paths QEMU 7.2's pc machine gives the drive devices it creates itself from
+/// `-drive if=ide|floppy` (no device id): `/machine/unattached/device[N]`, numbered in creation
+/// order after the CPUs and the board's own devices (one more under KVM, one per serial port,
+/// default parallel port and VGA card); floppy drives come first, the IDE drives follow in
+/// bus/unit order after five more board devices (six with the default NIC). Measured on QEMU 7.2
+/// for 1-2 CPUs, TCG and KVM, with and without -nodefaults, -vga none, -serial, 0-2 floppies,
+/// 1-3 IDE drives.
+fn machine_init_paths(cfg: &MachineConfig) -> ([[Option<String>; 2]; 2], [Option<String>; 2]) {
+    let layout = &cfg.layout;
+    let path = |n: usize| Some(format!("/machine/unattached/device[{n}]"));
+    let base = 13 + cfg.smp.max(1) as usize - 1
+        + usize::from(cfg.accel == crate::config::Accel::Kvm)
+        + usize::from(layout.serial.is_some())
+        + usize::from(layout.qemu_default_pp_nic)
+        + usize::from(layout.qemu_default_vga);
+    let mut floppy: [Option<String>; 2] = Default::default();
+    let mut n = base;
+    for (unit, p) in layout.floppy.iter().enumerate() {
+        if p.as_ref().is_some_and(|p| p.qdev_id.is_none()) {
+            floppy[unit] = path(n);
+            n += 1;
+        }
+    }
+    let mut ide: [[Option<String>; 2]; 2] = Default::default();
+    n += 5 + usize::from(layout.qemu_default_pp_nic);
+    for (bus, units) in layout.ide.iter().enumerate() {
+        for (unit, p) in units.iter().enumerate() {
+            if p.as_ref().is_some_and(|p| p.qdev_id.is_none()) {
+                ide[bus][unit] = path(n);
+                n += 1;
+            }
+        }
+    }
+    (ide, floppy)
 }
 
 /// Assemble the machine described by `cfg.layout`.
@@ -75,14 +111,14 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
     let mut ide = Ide::new();
     let mut owners = HashMap::new();
     let mut drives = Vec::new();
-    // QEMU names devices without an id by their QOM path.
-    let mut unattached = 0usize;
-    let mut entry = |slot: DriveSlot, plan_idx: Option<usize>, qdev: &Option<String>, cdrom: bool, be: BackendId| {
+    let (ide_paths, floppy_paths) = machine_init_paths(cfg);
+    let entry = |slot: DriveSlot, plan_idx: Option<usize>, qdev: &Option<String>, cdrom: bool, be: BackendId| {
         let bp = plan_idx.and_then(|i| layout.backends.get(i));
-        let qdev = qdev.clone().unwrap_or_else(|| {
-            unattached += 1;
-            format!("/machine/unattached/device[{}]", 22 + unattached)
-        });
+        let path = match slot {
+            DriveSlot::Ide { bus, unit } => &ide_paths[bus][unit],
+            DriveSlot::Floppy { unit } => &floppy_paths[unit],
+        };
+        let qdev = qdev.clone().or_else(|| path.clone()).unwrap_or_default();
         DriveEntry {
             backend_name: bp.map(|b| b.name.clone()).unwrap_or_default(),
             qdev,
@@ -124,7 +160,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
             ide.attach(bus, unit, dc).map_err(|e| VmmError::Drive { name: name(), err: e.to_string() })?;
             if let Some(b) = id {
                 owners.insert(b, Owner::Ide);
-                drives.push(entry(DriveSlot::Ide { bus, unit }, p.backend, &p.qdev_id, p.cdrom, b));
+                drives.push((p.backend, entry(DriveSlot::Ide { bus, unit }, p.backend, &p.qdev_id, p.cdrom, b)));
             }
         }
     }
@@ -149,7 +185,7 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
             fcfg.drives[i] = DriveConfig { backend: b, drive_type: p.drive_type };
             if let Some(b) = b {
                 owners.insert(b, Owner::Fdc);
-                drives.push(entry(DriveSlot::Floppy { unit: i }, p.backend, &p.qdev_id, false, b));
+                drives.push((p.backend, entry(DriveSlot::Floppy { unit: i }, p.backend, &p.qdev_id, false, b)));
             }
         }
     }
@@ -216,6 +252,10 @@ pub fn build(cfg: &MachineConfig, parts: BoardParts) -> Result<Machine, VmmError
         fw.shadow(&parts.mem)?;
     }
     // werror/rerror=stop: the layer remembers what it may have to resubmit.
+    // query-block lists drives in the order their backends were made (-drive order, QEMU's
+    // default drives last), not in slot order.
+    drives.sort_by_key(|(plan, _)| plan.unwrap_or(usize::MAX));
+    let drives: Vec<_> = drives.into_iter().map(|(_, d)| d).collect();
     let layer = crate::io_retry::TrackedLayer::new(layer, &drives);
     Ok(Machine {
         env: Env { layer, mem: parts.mem, irq: parts.irq, clock: parts.clock },
@@ -313,4 +353,44 @@ fn cpu_signature() -> u64 {
     }
     #[cfg(not(target_arch = "x86_64"))]
     0
+}
+
+#[cfg(test)]
+mod qom_tests {
+    use super::machine_init_paths;
+
+    fn paths(cmdline: &str) -> (Vec<Option<String>>, Vec<Option<String>>) {
+        let args: Vec<String> = cmdline.split_whitespace().map(String::from).collect();
+        let cfg = crate::cmdline::parse(&args).expect("command line");
+        let (ide, fd) = machine_init_paths(&cfg);
+        (ide.into_iter().flatten().collect(), fd.to_vec())
+    }
+
+    fn n(i: usize) -> Option<String> {
+        Some(format!("/machine/unattached/device[{i}]"))
+    }
+
+    /// Each case as QEMU 7.2 named it (query-block qdev).
+    #[test]
+    fn measured_on_qemu_7_2() {
+        // KVM, -nodefaults, one disk.
+        assert_eq!(paths("-nodefaults -machine pc,accel=kvm -hda d.img").0, [n(19), None, None, None]);
+        // A second CPU, a serial port: one more each.
+        assert_eq!(paths("-nodefaults -machine pc,accel=kvm -smp 2 -serial null -hda d.img").0[0], n(21));
+        // Floppies first (by unit), IDE after them, in bus/unit order, whatever the -drive order.
+        let (ide, fd) = paths(
+            "-nodefaults -machine pc,accel=qtest -drive file=d1,if=ide,index=1 -drive file=f1,if=floppy,index=1 \
+             -drive file=d0,if=ide,index=0 -drive file=c,if=ide,index=3,media=cdrom",
+        );
+        assert_eq!(ide, [n(19), n(20), None, n(21)]);
+        assert_eq!(fd, [None, n(13)]);
+        // QEMU's defaults (serial, parallel, VGA, default floppy, NIC, default CD).
+        let (ide, fd) = paths("-machine pc,accel=kvm -hda d.img");
+        assert_eq!((ide, fd), (vec![n(24), None, n(25), None], vec![n(17), None]));
+        let (ide, fd) = paths("-machine pc,accel=kvm -vga none -hda d.img");
+        assert_eq!((ide, fd), (vec![n(23), None, n(24), None], vec![n(16), None]));
+        // -device drives are named elsewhere (id or peripheral-anon path).
+        let (ide, _) = paths("-nodefaults -drive if=none,id=x,file=d -device ide-hd,drive=x");
+        assert_eq!(ide, [None, None, None, None]);
+    }
 }

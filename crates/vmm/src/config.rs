@@ -117,7 +117,8 @@ pub struct IdePlan {
     pub cdrom: bool,
     /// Index into `BoardLayout::backends`.
     pub backend: Option<usize>,
-    /// The qdev id (`-device ...,id=`), if given.
+    /// The qdev name of a `-device` (its id, or its QOM path without one); None for a
+    /// `-drive` (named at board build, see `board::machine_init_paths`).
     pub qdev_id: Option<String>,
     /// User geometry (cyls, heads, secs).
     pub chs: Option<(u32, u32, u32)>,
@@ -170,6 +171,11 @@ pub struct BoardLayout {
     /// `-global isa-fdc.fallback=` (default 288).
     pub fdc_fallback: FloppyDriveType,
     pub serial: Option<CharBackend>,
+    /// QEMU's default parallel port and NIC (no -nodefaults) and VGA card (neither -nodefaults
+    /// nor -vga none): ironide does not emulate them, but they shift QEMU's numbering of
+    /// devices without an id.
+    pub qemu_default_pp_nic: bool,
+    pub qemu_default_vga: bool,
     pub debugcon: Option<DebugconPlan>,
     pub debug_exit: Option<DebugExitPlan>,
     pub pr_managers: Vec<PrManagerPlan>,
@@ -186,6 +192,8 @@ impl Default for BoardLayout {
             floppy: Default::default(),
             fdc_fallback: FloppyDriveType::D288,
             serial: None,
+            qemu_default_pp_nic: false,
+            qemu_default_vga: false,
             debugcon: None,
             debug_exit: None,
             pr_managers: Vec::new(),

@@ -209,7 +209,7 @@ bios-chs-trans=none,write-cache=off,wwn=0x1234,discard_granularity=512");
     assert_eq!(c.layout.fdc_fallback, FloppyDriveType::D144);
     // A media=cdrom if=none drive behind an ide-cd.
     let c = ok("-nodefaults -drive if=none,id=c,media=cdrom -device ide-cd,drive=c,bus=ide.1,unit=0");
-    assert_eq!(ide(&c, 1, 0), Some((s("c"), true, None)));
+    assert_eq!(ide(&c, 1, 0), Some((s("c"), true, Some(s("/machine/peripheral-anon/device[0]")))));
     // An unused if=none drive still makes a backend.
     let c = ok("-nodefaults -drive if=none,id=spare,file=s.img");
     assert_eq!(c.layout.backends[0].name, "spare");

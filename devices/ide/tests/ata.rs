@@ -271,6 +271,11 @@ fn misc_commands_complete_at_once() {
     }
     h.outb(COMMAND, 0xE5);
     assert_eq!(h.inb(NSECT), 0xFF, "CHECK POWER MODE: active");
+    // SECURITY FREEZE LOCK (hdparm -F): accepted, count cleared.
+    h.outb(NSECT, 8);
+    h.outb(COMMAND, 0xF5);
+    assert!(h.irq(), "0xF5");
+    assert_eq!((h.inb(STATUS), h.inb(NSECT)), (0x50, 0), "SECURITY FREEZE LOCK");
     // SMART needs the signature in LBA mid/high, RETURN STATUS keeps it.
     h.outb(FEATURE, 0xDA);
     h.outb(COMMAND, 0xB0);

@@ -33,6 +33,8 @@ pub struct Collected {
     pub serial: Option<(Origin, SerialSpec)>,
     pub nodefaults: bool,
     pub nographic: bool,
+    /// `-vga none` given.
+    pub vga_none: bool,
     pub fdc_fallback: Option<FloppyDriveType>,
     pub pr_managers: Vec<PrManagerPlan>,
     pub throttle_groups: Vec<(String, ThrottleConfig)>,
@@ -243,7 +245,7 @@ impl Resolver {
         Err(o.msg(format!("Property 'drive' can't find value '{name}'")))
     }
 
-    fn add_ide(&mut self, o: &Origin, d: &IdeDevOpt) -> Result<(), CmdlineError> {
+    fn add_ide(&mut self, o: &Origin, d: &IdeDevOpt, qdev: String) -> Result<(), CmdlineError> {
         let slot = match (d.bus, d.unit) {
             (b, Some(u)) => {
                 let b = b.unwrap_or(0);
@@ -273,7 +275,7 @@ impl Resolver {
             b.read_only = true;
         }
         let mut plan = ide_plan(d.cdrom, Some(backend));
-        plan.qdev_id = d.id.clone();
+        plan.qdev_id = Some(qdev);
         plan.chs = d.chs;
         plan.trans = d.trans;
         plan.serial = d.serial.clone();
@@ -285,7 +287,7 @@ impl Resolver {
         Ok(())
     }
 
-    fn add_floppy(&mut self, o: &Origin, d: &FloppyDevOpt) -> Result<(), CmdlineError> {
+    fn add_floppy(&mut self, o: &Origin, d: &FloppyDevOpt, qdev: String) -> Result<(), CmdlineError> {
         let unit = match d.unit {
             Some(u) if self.layout.floppy[u].is_some() => {
                 return Err(o.msg(format!("Floppy unit {u} is in use")));
@@ -298,7 +300,7 @@ impl Resolver {
         };
         let backend = self.device_backend(o, d.drive.as_deref(), false)?;
         self.layout.floppy[unit] =
-            Some(FloppyPlan { backend: Some(backend), qdev_id: d.id.clone(), drive_type: d.drive_type });
+            Some(FloppyPlan { backend: Some(backend), qdev_id: Some(qdev), drive_type: d.drive_type });
         Ok(())
     }
 
@@ -345,17 +347,27 @@ pub fn resolve(c: &Collected) -> Result<BoardLayout, CmdlineError> {
         r.add_blockdev(o, spec)?;
     }
     let mut qdev_ids: Vec<&str> = Vec::new();
+    // QEMU names a -device without id by its QOM path; anonymous devices are numbered in
+    // command-line order, whatever their kind.
+    let mut anonymous = 0usize;
     for dev in &c.devices {
         let o = &dev.origin;
-        if let Some(id) = dev.id() {
-            if qdev_ids.contains(&id) {
-                return Err(o.msg(format!("Duplicate ID '{id}' for device")));
+        let qdev = match dev.id() {
+            Some(id) => {
+                if qdev_ids.contains(&id) {
+                    return Err(o.msg(format!("Duplicate ID '{id}' for device")));
+                }
+                qdev_ids.push(id);
+                id.to_string()
             }
-            qdev_ids.push(id);
-        }
+            None => {
+                anonymous += 1;
+                format!("/machine/peripheral-anon/device[{}]", anonymous - 1)
+            }
+        };
         match &dev.kind {
-            DeviceKind::Ide(d) => r.add_ide(o, d)?,
-            DeviceKind::Floppy(d) => r.add_floppy(o, d)?,
+            DeviceKind::Ide(d) => r.add_ide(o, d, qdev)?,
+            DeviceKind::Floppy(d) => r.add_floppy(o, d, qdev)?,
             DeviceKind::Debugcon { iobase, chardev } => {
                 if r.layout.debugcon.is_some() {
                     return Err(o.msg("only one isa-debugcon is supported"));
@@ -384,6 +396,8 @@ pub fn resolve(c: &Collected) -> Result<BoardLayout, CmdlineError> {
     if let Some(f) = c.fdc_fallback {
         r.layout.fdc_fallback = f;
     }
+    r.layout.qemu_default_pp_nic = !c.nodefaults;
+    r.layout.qemu_default_vga = !c.nodefaults && !c.vga_none;
     r.layout.pr_managers = c.pr_managers.clone();
     r.layout.throttle_groups = c.throttle_groups.clone();
     Ok(r.layout)

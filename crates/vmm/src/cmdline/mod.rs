@@ -148,6 +148,7 @@ pub fn parse(args: &[String]) -> Result<MachineConfig, CmdlineError> {
                 if arg != "none" {
                     return Err(o.msg(format!("VGA '{arg}' is not supported (only none)")));
                 }
+                c.vga_none = true;
             }
             "-name" => cfg.name = system::name(&o)?,
             "-serial" => {

@@ -27,7 +27,7 @@ fn flags(cmd: u8) -> Option<Flags> {
     Some(match cmd {
         0x06 => HD,
         0x08 | 0xA0 | 0xA1 => CD,
-        0x10 | 0x91 | 0x40 | 0x41 | 0x42 | 0x70 | 0x27 | 0xF8 | 0x98 | 0xE5 | 0xB0 | 0xC6 => HD_DSC,
+        0x10 | 0x91 | 0x40 | 0x41 | 0x42 | 0x70 | 0x27 | 0xF8 | 0x98 | 0xE5 | 0xB0 | 0xC6 | 0xF5 => HD_DSC,
         0x20 | 0x90 | 0xE7 | 0xEC => ALL,
         0xEF => ALL_DSC,
         0x21 | 0x24 | 0x25 | 0x29 | 0x30 | 0x31 | 0x34 | 0x35 | 0x39 | 0x3C => HD,
@@ -159,6 +159,12 @@ impl Channel {
             }
             0x98 | 0xE5 => {
                 self.slots[u].tf.nsector = 0xFF;
+                true
+            }
+            // SECURITY FREEZE LOCK / CFA WEAR LEVEL share the opcode: accepted as a no-op that
+            // clears the count (guests such as Windows 8 and hdparm -F send it).
+            0xF5 => {
+                self.slots[u].tf.nsector = 0;
                 true
             }
             0xA0 => self.cmd_packet(ctx),
