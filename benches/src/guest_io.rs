@@ -4,8 +4,8 @@
 //! - GRUB's `testspeed` (firmware-tests/src/testspeed.rs): one boot reads a file through the
 //!   BIOS (biosdisk: SeaBIOS's ATA PIO, one `rep insw` exit per sector) and another through
 //!   GRUB's own pata driver (one `inw` exit per 16-bit word). GRUB's own figures are used.
-//! - The guest test kit's DMA read loop (bus-master DMA), timed on the host between its
-//!   `DMA-BEGIN` and `DMA-END <bytes>` serial markers, when the kit is built into this tree.
+//! - The guest test kit's DMA read loop (firmware-tests/src/kit.rs, bus-master DMA), timed on
+//!   the host between its `DMA-BEGIN` and `DMA-END <bytes>` serial markers.
 //!
 //! ironide runs twice per repetition, with the coalesced task-file writes of
 //! crates/vmm/src/kvm/coalesced.rs on (the default) and off, so the table shows what they buy.
