@@ -1,8 +1,14 @@
 //! `guest-throttle`: a real guest's reads under `-drive throttling.*` limits that are changed
 //! live with `block_set_io_throttle`, ironide against QEMU 7.2 in the same run.
 //!
-//! The workload is GRUB's `testspeed` through the BIOS on a file too big to finish
-//! (firmware-tests/src/testspeed.rs): a steady stream of INT 13h reads. The disk starts with
+//! Two workloads, each on both emulators:
+//! - `kit-dma`: the guest test kit's READ DMA loop (firmware-tests/src/kit.rs), 128 KiB per
+//!   command as fast as the device allows: the throttle is the only limit, so this is the one
+//!   the summary reports (max_error_pct, qemu_max_error_pct).
+//! - `grub-bios`: GRUB's `testspeed` through the BIOS on a file too big to finish
+//!   (firmware-tests/src/testspeed.rs): a steady stream of INT 13h reads, slow and bursty.
+//!
+//! The disk starts with
 //! a bps-read limit; once GRUB begins reading, the limit is raised, then replaced by an
 //! iops-read limit that is raised in turn. `query-blockstats` is sampled over QMP every
 //! `SAMPLE`; each phase's achieved rate is the slope of rd_bytes (or rd_operations) over the
@@ -17,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use firmware_tests::testspeed;
+use firmware_tests::{kit, testspeed};
 use firmware_tests::{Emulator, Session};
 use serde_json::{json, Value};
 
@@ -68,8 +74,45 @@ impl Limit {
     }
 }
 
-/// The phases in order: the first is set on the command line, the rest live.
-const PHASES: [Limit; 4] = [Limit::Bps(8 << 10), Limit::Bps(16 << 10), Limit::Iops(16), Limit::Iops(32)];
+/// A guest workload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Workload {
+    KitDma,
+    GrubBios,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::KitDma => "kit-dma",
+            Workload::GrubBios => "grub-bios",
+        }
+    }
+
+    /// The phases in order: the first is set on the command line, the rest live. Limits sit
+    /// well below what the workload reaches unthrottled.
+    fn phases(self) -> [Limit; 4] {
+        match self {
+            Workload::KitDma => [Limit::Bps(4 << 20), Limit::Bps(8 << 20), Limit::Iops(32), Limit::Iops(64)],
+            Workload::GrubBios => [Limit::Bps(8 << 10), Limit::Bps(16 << 10), Limit::Iops(16), Limit::Iops(32)],
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Workload::KitDma => "kit READ DMA loop, 128 KiB per command",
+            Workload::GrubBios => "GRUB testspeed via INT 13h",
+        }
+    }
+
+    /// The serial markers: reading has begun / the workload ran out (too short for the phases).
+    fn markers(self) -> (&'static str, &'static str) {
+        match self {
+            Workload::KitDma => ("DMA-BEGIN", "DMA-END"),
+            Workload::GrubBios => (testspeed::BIOS_BEGIN, testspeed::BIOS_END),
+        }
+    }
+}
 
 /// One blockstats sample: seconds since the workload began, rd_bytes, rd_operations.
 type Point = (f64, u64, u64);
@@ -90,29 +133,85 @@ fn bench(opts: &Opts) -> Result<(), Error> {
     let phase_secs = if opts.quick { 8.0 } else { 15.0 };
     let dir = bench_dir().join("guest-throttle");
     std::fs::create_dir_all(&dir)?;
-    if let Some(why) = firmware_tests::grub::missing_tools() {
-        return Err(why.into());
-    }
-    // Far more than the phases can read: the guest is stopped when they are over.
-    let media = testspeed::media(8 << 20, 4096)?;
-    let mut report =
-        Report::new("guest-throttle", &["emulator", "phase", "configured", "achieved", "error %", "window s"]);
+    let mut report = Report::new(
+        "guest-throttle",
+        &["workload", "emulator", "phase", "configured", "achieved", "error %", "window s"],
+    );
     let mut emulators = vec![("ironide", ironide_side()?.bin)];
     match qemu_side() {
         Ok(q) => emulators.push(("qemu-7.2", q.bin)),
         Err(e) => report.note(format!("QEMU 7.2 not available ({e}): ironide only")),
     }
-    let mut traces = Vec::new();
-    for (name, bin) in &emulators {
-        match trace(name, bin, &media, &dir, phase_secs) {
-            Ok(t) => traces.push(t),
-            Err(e) => report.note(format!("{name}: no trace ({e})")),
+    for workload in [Workload::KitDma, Workload::GrubBios] {
+        let wdir = dir.join(workload.name());
+        std::fs::create_dir_all(&wdir)?;
+        let media = match workload {
+            Workload::GrubBios => match firmware_tests::grub::missing_tools() {
+                Some(why) => {
+                    report.note(format!("{}: skipped ({why})", workload.name()));
+                    continue;
+                }
+                // Far more than the phases can read: the guest is stopped when they are over.
+                None => Media::Grub(testspeed::media(8 << 20, 4096)?),
+            },
+            // 2 GiB: far more than the phases read at their limits (the guest's byte count is
+            // 32 bits wide, so stay below 4 GiB).
+            Workload::KitDma => Media::Kit(kit::dma_read_bench(&wdir, 2048)?),
+        };
+        let mut traces = Vec::new();
+        for (name, bin) in &emulators {
+            match trace(name, bin, workload, &media, &wdir, phase_secs) {
+                Ok(t) => traces.push(t),
+                Err(e) => report.note(format!("{} on {name}: no trace ({e})", workload.name())),
+            }
         }
+        let max_err = tabulate(&mut report, workload, &traces);
+        let get = |n: &str| max_err.iter().find(|(m, _)| *m == n).and_then(|(_, e)| *e).map(|e| round(e, 2));
+        let (ours, qemu) = match workload {
+            Workload::KitDma => ("max_error_pct".to_string(), "qemu_max_error_pct".to_string()),
+            w => (format!("{}_max_error_pct", w.name()), format!("{}_qemu_max_error_pct", w.name())),
+        };
+        report.summary(&ours, get("ironide"));
+        report.summary(&qemu, get("qemu-7.2"));
+        let file = match workload {
+            Workload::KitDma => "guest-throttle.png".to_string(),
+            w => format!("guest-throttle-{}.png", w.name()),
+        };
+        let png = if opts.quick {
+            wdir.join(&file)
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("docs").join("img").join(&file)
+        };
+        match plot(&traces, workload, &wdir, &png, phase_secs) {
+            Ok(()) => report.note(format!("plot: {}", png.display())),
+            Err(e) => report.note(format!("plot skipped: {e}")),
+        }
+        report.note(format!(
+            "{}: {}; phases of {phase_secs} s: {}; first as -drive throttling.*, then block_set_io_throttle; \
+             query-blockstats every {} ms; rate = slope after the first {SETTLE} s of a phase",
+            workload.name(),
+            workload.describe(),
+            workload.phases().iter().map(|p| p.label()).collect::<Vec<_>>().join(" -> "),
+            SAMPLE.as_millis()
+        ));
     }
-    let mut max_err: Vec<(&str, Option<f64>)> = Vec::new();
-    for t in &traces {
+    report.finish(opts)?;
+    Ok(())
+}
+
+/// A workload's images.
+enum Media {
+    Grub(testspeed::Media),
+    Kit(kit::Bench),
+}
+
+/// One table row per phase and emulator; returns each emulator's worst |error| in percent.
+fn tabulate(report: &mut Report, workload: Workload, traces: &[Trace]) -> Vec<(&'static str, Option<f64>)> {
+    let phases = workload.phases();
+    let mut max_err = Vec::new();
+    for t in traces {
         let mut worst: Option<f64> = None;
-        for (i, limit) in PHASES.iter().enumerate() {
+        for (i, limit) in phases.iter().enumerate() {
             let from = t.phase_start[i] + SETTLE;
             let to = t.phase_start.get(i + 1).copied().unwrap_or(t.end);
             let achieved = rate(&t.points, from, to, matches!(limit, Limit::Iops(_)));
@@ -126,6 +225,7 @@ fn bench(opts: &Opts) -> Result<(), Error> {
             };
             report.row(
                 vec![
+                    workload.name().to_string(),
                     t.name.to_string(),
                     (i + 1).to_string(),
                     limit.label(),
@@ -134,7 +234,7 @@ fn bench(opts: &Opts) -> Result<(), Error> {
                     format!("{:.1}", to - from),
                 ],
                 json!({
-                    "emulator": t.name, "phase": i + 1, "limit": limit.label(),
+                    "workload": workload.name(), "emulator": t.name, "phase": i + 1, "limit": limit.label(),
                     "configured": limit.configured(), "achieved": achieved.map(|a| round(a, 2)),
                     "error_pct": err.map(|e| round(e, 2)), "from_s": round(from, 2), "to_s": round(to, 2),
                 }),
@@ -142,26 +242,7 @@ fn bench(opts: &Opts) -> Result<(), Error> {
         }
         max_err.push((t.name, worst));
     }
-    let get = |n: &str| max_err.iter().find(|(m, _)| *m == n).and_then(|(_, e)| *e).map(|e| round(e, 2));
-    report.summary("max_error_pct", get("ironide"));
-    report.summary("qemu_max_error_pct", get("qemu-7.2"));
-    let png = if opts.quick {
-        dir.join("guest-throttle.png")
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("docs").join("img").join("guest-throttle.png")
-    };
-    match plot(&traces, &dir, &png, phase_secs) {
-        Ok(()) => report.note(format!("plot: {}", png.display())),
-        Err(e) => report.note(format!("plot skipped: {e}")),
-    }
-    report.note(format!(
-        "GRUB testspeed through biosdisk; phases of {phase_secs} s: {}; first as -drive throttling.*, then \
-         block_set_io_throttle; query-blockstats every {} ms; rate = slope after the first {SETTLE} s of a phase",
-        PHASES.iter().map(|p| p.label()).collect::<Vec<_>>().join(" -> "),
-        SAMPLE.as_millis()
-    ));
-    report.finish(opts)?;
-    Ok(())
+    max_err
 }
 
 /// The -drive option of the first phase, in QEMU's spelling (ironide takes the same).
@@ -176,31 +257,38 @@ fn throttling_opt(limit: Limit) -> String {
 fn trace(
     name: &'static str,
     bin: &Path,
-    media: &testspeed::Media,
+    workload: Workload,
+    media: &Media,
     dir: &Path,
     phase_secs: f64,
 ) -> Result<Trace, Error> {
+    let phases = workload.phases();
+    let (begin, end_marker) = workload.markers();
     // The firmware tests' Emulator picks its binary (and QEMU's extra options) from this variable.
     std::env::set_var("IRONIDE_EMULATOR", bin);
     let emu = Emulator::from_env()?;
     let run_dir = dir.join(name);
     std::fs::create_dir_all(&run_dir)?;
-    let args = vec![
-        "-drive".to_string(),
-        format!("file={},if=ide,index=2,media=cdrom,format=raw", media.cd.display()),
-        "-drive".to_string(),
-        format!("file={},if=ide,index=0,format=raw,id={DRIVE},{}", media.hd.display(), throttling_opt(PHASES[0])),
-        "-boot".to_string(),
-        "order=d".to_string(),
-    ];
+    let throttle = throttling_opt(phases[0]);
+    let args = match media {
+        Media::Grub(m) => vec![
+            "-drive".to_string(),
+            format!("file={},if=ide,index=2,media=cdrom,format=raw", m.cd.display()),
+            "-drive".to_string(),
+            format!("file={},if=ide,index=0,format=raw,id={DRIVE},{throttle}", m.hd.display()),
+            "-boot".to_string(),
+            "order=d".to_string(),
+        ],
+        Media::Kit(b) => b.run_with(&format!(",id={DRIVE},{throttle}")).args,
+    };
     let mut s = emu.spawn(&run_dir, &args)?;
-    if !s.wait_serial(testspeed::BIOS_BEGIN, START_TIMEOUT) {
-        return Err(format!("GRUB did not start testspeed: {}", s.serial()).into());
+    if !s.wait_serial(begin, START_TIMEOUT) {
+        return Err(format!("the guest did not start reading ({begin}): {}", s.serial()).into());
     }
     let t0 = Instant::now();
     let mut points = Vec::new();
     let mut phase_start = vec![0.0];
-    for (i, limit) in PHASES.iter().enumerate() {
+    for (i, limit) in phases.iter().enumerate() {
         if i > 0 {
             s.execute("block_set_io_throttle", limit.qmp_args())?;
             phase_start.push(t0.elapsed().as_secs_f64());
@@ -212,21 +300,14 @@ fn trace(
         }
     }
     let end = t0.elapsed().as_secs_f64();
-    if let Some(why) = finished_early(&s.serial()) {
-        return Err(why.into());
+    if firmware_tests::grub::flatten(&s.serial()).contains(end_marker) {
+        return Err(format!("{end_marker}: the workload finished before the last phase ended").into());
     }
     drop(s); // kills the guest
     let dat = dir.join(format!("{name}.dat"));
     let text: String = points.iter().map(|(t, b, o)| format!("{t:.3} {b} {o}\n")).collect();
     std::fs::write(&dat, text)?;
     Ok(Trace { name, points, phase_start, end })
-}
-
-/// The workload must still be reading when the phases end.
-fn finished_early(serial: &str) -> Option<String> {
-    firmware_tests::grub::flatten(serial)
-        .contains(testspeed::BIOS_END)
-        .then(|| "testspeed finished before the last phase ended: use a bigger file".to_string())
 }
 
 fn sample(s: &mut Session, t0: Instant) -> Result<Point, Error> {
@@ -276,7 +357,7 @@ fn windows(points: &[Point]) -> Vec<(f64, f64, f64)> {
     out
 }
 
-fn plot(traces: &[Trace], dir: &Path, png: &Path, phase_secs: f64) -> Result<(), String> {
+fn plot(traces: &[Trace], workload: Workload, dir: &Path, png: &Path, phase_secs: f64) -> Result<(), String> {
     if traces.is_empty() {
         return Err("no traces".into());
     }
@@ -298,7 +379,7 @@ fn plot(traces: &[Trace], dir: &Path, png: &Path, phase_secs: f64) -> Result<(),
     // Configured limits as steps over the nominal phase boundaries.
     let limits = dir.join("limits.dat");
     let mut text = String::new();
-    for (i, l) in PHASES.iter().enumerate() {
+    for (i, l) in workload.phases().iter().enumerate() {
         let (b, o) = match l {
             Limit::Bps(v) => ((*v as f64 / 1024.0).to_string(), "NaN".to_string()),
             Limit::Iops(v) => ("NaN".to_string(), v.to_string()),
@@ -311,7 +392,7 @@ fn plot(traces: &[Trace], dir: &Path, png: &Path, phase_secs: f64) -> Result<(),
     let l = limits.display();
     let script = format!(
         "set terminal png noenhanced size 900,700\nset output '{png}'\nset multiplot layout 2,1 title \
-         'Guest reads (GRUB testspeed via INT 13h) under live-changed throttling, 1 s windows'\n\
+         'Guest reads ({what}) under live-changed throttling, 1 s windows'\n\
          set grid\nset key top left\nset xlabel 'time since the first read (s)'\nset yrange [0:*]\n\
          set ylabel 'read KiB/s'\nplot '{l}' using 1:2 with lines dt 2 lw 1.5 lc rgb '#555555' title 'configured bps-read', {}\n\
          set ylabel 'reads/s'\nplot '{l}' using 1:3 with lines dt 2 lw 1.5 lc rgb '#555555' title 'configured iops-read', {}\n\
@@ -319,6 +400,7 @@ fn plot(traces: &[Trace], dir: &Path, png: &Path, phase_secs: f64) -> Result<(),
         bps_plots.join(", "),
         iops_plots.join(", "),
         png = png.display(),
+        what = workload.describe(),
     );
     let gp = dir.join("guest-throttle.gp");
     std::fs::write(&gp, script).map_err(|e| e.to_string())?;

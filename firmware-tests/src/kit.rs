@@ -263,6 +263,7 @@ fn bench(dir: &Path, mib: u32, mode: Mode, begin: &'static str, end: &'static st
 /// per command, one IRQ 14 per command; it prints `DMA-BEGIN`, then `DMA-END <bytes>`.
 /// The disk (33 MiB, patterned) is created as `dir/bench.img`; add throttling or cache
 /// options by building your own `-drive` from `Bench::disk`.
+/// `mib` must stay below 4096: the guest reports its byte count in 32 bits.
 pub fn dma_read_bench(dir: &Path, mib: u32) -> Result<Bench> {
     bench(dir, mib, Mode::DmaBench, "DMA-BEGIN", "DMA-END")
 }
