@@ -413,8 +413,9 @@ fn floppy_boot_hashes_a_file_through_biosdisk() {
     .expect("GRUB floppy");
     let mut out = floppy_run(&emu, test, &fd);
     if !grub::flatten(&out.0.serial).contains("GRUB-DONE") && out.1.contains(FLOPPY_IRQ_TIMEOUT) {
-        // Seen on ironide and on QEMU when other work loads the host's two cores: SeaBIOS gives
-        // the FDC about two seconds of PIT ticks, and boot.img gives up on the first error.
+        // Seen on ironide and on QEMU when other work loads the host's two cores: SeaBIOS waits
+        // 5 s (kvmclock-scaled TSC) for IRQ 6, which the nested KVM delivers late under CPU
+        // contention (docs/testing.md), and boot.img gives up on the first error.
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "RETRY {test}: SeaBIOS reported `{FLOPPY_IRQ_TIMEOUT}`\n{}", out.1);
         out = floppy_run(&emu, &format!("{test}_retry"), &fd);

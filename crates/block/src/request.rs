@@ -91,37 +91,48 @@ pub struct Request {
     pub len: u64,
     pub payload: Payload,
     pub tag: u64,
+    /// Whether query-blockstats counts it (operations, bytes, times,
+    /// histograms, idle time). Device models that QEMU does not account
+    /// (its floppy controller) turn it off; `wr_highest_offset` is kept
+    /// either way, as QEMU keeps it per node.
+    pub account: bool,
 }
 
 impl Request {
     /// Read into guest memory.
     pub fn read(offset: u64, iov: Vec<IoVec>, tag: u64) -> Self {
         let len = iov.iter().map(|v| v.len as u64).sum();
-        Request { op: Op::Read, offset, len, payload: Payload::Guest(iov), tag }
+        Request { op: Op::Read, offset, len, payload: Payload::Guest(iov), tag, account: true }
     }
 
     /// Write from guest memory.
     pub fn write(offset: u64, iov: Vec<IoVec>, tag: u64) -> Self {
         let len = iov.iter().map(|v| v.len as u64).sum();
-        Request { op: Op::Write, offset, len, payload: Payload::Guest(iov), tag }
+        Request { op: Op::Write, offset, len, payload: Payload::Guest(iov), tag, account: true }
     }
 
     /// Read into a buffer the request owns.
     pub fn read_owned(offset: u64, buf: AlignedBuf, tag: u64) -> Self {
-        Request { op: Op::Read, offset, len: buf.len() as u64, payload: Payload::Owned(buf), tag }
+        Request { op: Op::Read, offset, len: buf.len() as u64, payload: Payload::Owned(buf), tag, account: true }
     }
 
     /// Write from a buffer the request owns.
     pub fn write_owned(offset: u64, buf: AlignedBuf, tag: u64) -> Self {
-        Request { op: Op::Write, offset, len: buf.len() as u64, payload: Payload::Owned(buf), tag }
+        Request { op: Op::Write, offset, len: buf.len() as u64, payload: Payload::Owned(buf), tag, account: true }
     }
 
     pub fn flush(tag: u64) -> Self {
-        Request { op: Op::Flush, offset: 0, len: 0, payload: Payload::None, tag }
+        Request { op: Op::Flush, offset: 0, len: 0, payload: Payload::None, tag, account: true }
     }
 
     pub fn discard(offset: u64, len: u64, tag: u64) -> Self {
-        Request { op: Op::Discard, offset, len, payload: Payload::None, tag }
+        Request { op: Op::Discard, offset, len, payload: Payload::None, tag, account: true }
+    }
+
+    /// The same request, left out of the block statistics.
+    pub fn unaccounted(mut self) -> Self {
+        self.account = false;
+        self
     }
 
     /// The scatter list of the payload (empty for flush/discard).

@@ -29,6 +29,8 @@ pub(crate) struct InFlight {
     pub offset: u64,
     pub len: u64,
     pub start_ns: u64,
+    /// Counted in the statistics when it finishes (`Request::account`).
+    pub account: bool,
     pub payload: Payload,
     /// Aligned copy used instead of the payload under O_DIRECT.
     pub bounce: Option<Bounce>,

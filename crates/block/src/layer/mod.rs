@@ -343,7 +343,9 @@ impl BlockLayer {
             Some(m) => bounce::validate(&req, m.resolved.size, m.resolved.read_only),
         };
         if let Err(e) = check {
-            be.stats.account_invalid(kind, now);
+            if req.account {
+                be.stats.account_invalid(kind, now);
+            }
             self.complete_early(id, req, e);
             return;
         }
@@ -355,6 +357,7 @@ impl BlockLayer {
             offset: req.offset,
             len,
             start_ns: now,
+            account: req.account,
             payload: req.payload,
             bounce: None,
             stage: Stage::Throttled,
@@ -693,7 +696,9 @@ impl BlockLayer {
         if f.op == Op::Write {
             be.stats.note_write_end(f.offset + f.len);
         }
-        be.stats.account_done(kind, f.len, now.saturating_sub(f.start_ns), result.is_err(), now);
+        if f.account {
+            be.stats.account_done(kind, f.len, now.saturating_sub(f.start_ns), result.is_err(), now);
+        }
         let buf = match f.payload {
             Payload::Owned(b) => Some(b),
             _ => None,
