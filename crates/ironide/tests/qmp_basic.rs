@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::qmp::{Qmp, Vm};
+use common::qmp::{self, Qmp, Vm};
 use common::{accept, exit_within, ironide, tempdir, TIMEOUT};
 use serde_json::{json, Value};
 
@@ -114,27 +113,9 @@ fn quit_sends_shutdown_return_eof_and_exits_0() {
 #[test]
 fn server_mode_monitor_serves_several_clients() {
     let dir = tempdir();
-    let qt = dir.path().join("qtest.sock");
-    let qm = dir.path().join("qmp-server.sock");
-    let lt = std::os::unix::net::UnixListener::bind(&qt).expect("bind");
-    let mut child = ironide()
-        .args(["-machine", "pc,accel=qtest", "-nodefaults", "-qtest"])
-        .arg(format!("unix:{}", qt.display()))
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qm.display()))
-        .spawn()
-        .expect("spawn");
-    let qtest = accept(&lt, &mut child, "qtest");
-    let start = Instant::now();
-    let connect = || loop {
-        if let Ok(s) = UnixStream::connect(&qm) {
-            return s;
-        }
-        assert!(start.elapsed() < TIMEOUT, "no QMP server socket");
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut a = Qmp::new(connect());
-    let mut b = Qmp::new(connect());
+    let (mut child, qtest, qm) = qmp::spawn_server_mode(dir.path(), &[]);
+    let mut a = Qmp::new(qmp::connect_server(&qm));
+    let mut b = Qmp::new(qmp::connect_server(&qm));
     a.negotiate();
     b.negotiate();
     a.ok("stop", Value::Null);

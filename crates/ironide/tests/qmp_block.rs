@@ -9,8 +9,8 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::qmp::{Qmp, Vm};
-use common::{accept, image_in, ironide, tempdir, Qtest, TIMEOUT};
+use common::qmp::{self, Qmp, Vm};
+use common::{image_in, tempdir, Qtest, TIMEOUT};
 use serde_json::{json, Value};
 
 struct Setup {
@@ -374,24 +374,8 @@ fn python_qemu_qmp_client() {
     }
     let dir = tempdir();
     let disk = image_in(dir.path(), "disk.img", 1 << 20);
-    let qt = dir.path().join("qtest.sock");
-    let qm = dir.path().join("qmp.sock");
-    let lt = std::os::unix::net::UnixListener::bind(&qt).expect("bind");
-    let mut child = ironide()
-        .args(["-machine", "pc,accel=qtest", "-nodefaults", "-qtest"])
-        .arg(format!("unix:{}", qt.display()))
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qm.display()))
-        .arg("-drive")
-        .arg(format!("file={},if=ide,index=0,format=raw", disk.display()))
-        .spawn()
-        .expect("spawn");
-    let qtest = accept(&lt, &mut child, "qtest");
-    let start = std::time::Instant::now();
-    while !qm.exists() {
-        assert!(start.elapsed() < TIMEOUT, "no QMP socket");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let drive = ["-drive".to_string(), format!("file={},if=ide,index=0,format=raw", disk.display())];
+    let (mut child, qtest, qm) = qmp::spawn_server_mode(dir.path(), &drive);
     let script = dir.path().join("client.py");
     std::fs::write(&script, PY_CLIENT).expect("script");
     let out = Command::new("python3").arg(&script).arg(&qm).output().expect("python3");

@@ -144,17 +144,6 @@ fn spawn_with_server(
     (child, out, sock)
 }
 
-fn connect(sock: &Path) -> Qmp {
-    let start = Instant::now();
-    loop {
-        if let Ok(s) = std::os::unix::net::UnixStream::connect(sock) {
-            return Qmp::new(s);
-        }
-        assert!(start.elapsed() < TIMEOUT, "no QMP server socket at {}", sock.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// `server=on` without `wait=off` (QEMU's default wait=on): the guest does not start until a
 /// client connects.
 #[test]
@@ -168,7 +157,7 @@ fn qmp_server_wait_on_holds_the_guest_until_a_client_connects() {
     wait_for("the QMP server socket", || sock.exists());
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(output(&out), "", "the guest ran before a QMP client connected");
-    let mut q = connect(&sock);
+    let mut q = Qmp::new(qmp::connect_server(&sock));
     q.negotiate();
     wait_for("the firmware's first output", || output(&out).starts_with("R."));
     q.ok("quit", Value::Null);
@@ -184,7 +173,7 @@ fn dash_s_waits_in_prelaunch_until_cont() {
     }
     let dir = tempdir();
     let (mut child, out, sock) = spawn_with_server(dir.path(), ",server=on,wait=off", &["-S"]);
-    let mut q = connect(&sock);
+    let mut q = Qmp::new(qmp::connect_server(&sock));
     q.negotiate();
     assert_eq!(q.ok("query-status", Value::Null), json!({"status": "prelaunch", "running": false}));
     assert_quiet(&out);

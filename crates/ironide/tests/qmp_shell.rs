@@ -6,8 +6,6 @@
 mod common;
 
 use std::io::Write;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,18 +38,6 @@ fn qmp_shell() -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Connect to ironide's server socket once it is there.
-fn connect(path: &Path) -> UnixStream {
-    let start = Instant::now();
-    loop {
-        if let Ok(s) = UnixStream::connect(path) {
-            return s;
-        }
-        assert!(start.elapsed() < TIMEOUT, "no QMP server socket at {}", path.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The output after each prompt, in order (the banner before the first dropped).
 fn outputs(stdout: &str) -> Vec<String> {
     stdout.split(PROMPT).skip(1).map(|s| s.trim().to_string()).collect()
@@ -77,27 +63,22 @@ fn scripted_qmp_shell_session() {
     let disk = image_in(dir.path(), "disk.img", 1 << 20);
     let cd = image_in(dir.path(), "cd.iso", 1 << 20);
     let cd2 = image_in(dir.path(), "cd2.iso", 1 << 20);
-    let qt = dir.path().join("qtest.sock");
-    let qm = dir.path().join("qmp.sock");
+    let extra = [
+        "-display".to_string(),
+        "none".into(),
+        "-drive".into(),
+        format!("file={},if=ide,index=0,format=raw", disk.display()),
+        "-drive".into(),
+        format!("file={},if=ide,index=2,media=cdrom,format=raw", cd.display()),
+        "-drive".into(),
+        format!("file={},if=none,id=cd2,media=cdrom,format=raw", cd2.display()),
+        "-device".into(),
+        "ide-cd,drive=cd2,id=cdrom1,bus=ide.1,unit=1".into(),
+    ];
     // A silent qtest peer: ironide runs until it hangs up.
-    let lt = UnixListener::bind(&qt).expect("bind qtest");
-    let mut child = ironide()
-        .args(["-machine", "pc,accel=qtest", "-nodefaults", "-display", "none", "-qtest"])
-        .arg(format!("unix:{}", qt.display()))
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qm.display()))
-        .arg("-drive")
-        .arg(format!("file={},if=ide,index=0,format=raw", disk.display()))
-        .arg("-drive")
-        .arg(format!("file={},if=ide,index=2,media=cdrom,format=raw", cd.display()))
-        .arg("-drive")
-        .arg(format!("file={},if=none,id=cd2,media=cdrom,format=raw", cd2.display()))
-        .args(["-device", "ide-cd,drive=cd2,id=cdrom1,bus=ide.1,unit=1"])
-        .spawn()
-        .expect("spawn ironide");
-    let qtest = accept(&lt, &mut child, "qtest");
-    // The socket exists once ironide listens; qmp-shell must not race it.
-    drop(connect(&qm));
+    let (mut child, qtest, qm) = qmp::spawn_server_mode(dir.path(), &extra);
+    // The socket file exists before ironide listens; qmp-shell must not race it.
+    drop(qmp::connect_server(&qm));
 
     let mut input = SCRIPT.join("\n");
     input.push('\n');

@@ -12,13 +12,50 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{accept, Qtest, TIMEOUT};
+use super::{accept, ironide, Qtest, TIMEOUT};
 
 /// A listening socket `dir/qmp.sock` and the `-qmp` argument naming it.
 pub fn listen(dir: &Path) -> (UnixListener, String) {
     let path = dir.join("qmp.sock");
     let l = UnixListener::bind(&path).expect("bind QMP socket");
     (l, format!("unix:{}", path.display()))
+}
+
+/// ironide under qtest with a silent qtest peer and a server-mode monitor
+/// (`-qmp unix:DIR/qmp-server.sock,server=on,wait=off`) plus `extra`. Returns
+/// the child, the qtest connection (ironide runs until it closes) and the
+/// monitor's socket path, once the socket file exists.
+pub fn spawn_server_mode(dir: &Path, extra: &[String]) -> (std::process::Child, UnixStream, PathBuf) {
+    let qt = dir.join("qtest.sock");
+    let qm = dir.join("qmp-server.sock");
+    let lt = UnixListener::bind(&qt).expect("bind qtest");
+    let mut child = ironide()
+        .args(["-machine", "pc,accel=qtest", "-nodefaults", "-qtest"])
+        .arg(format!("unix:{}", qt.display()))
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qm.display()))
+        .args(extra)
+        .spawn()
+        .expect("spawn ironide");
+    let qtest = accept(&lt, &mut child, "qtest");
+    let start = Instant::now();
+    while !qm.exists() {
+        assert!(start.elapsed() < TIMEOUT, "no QMP server socket at {}", qm.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child, qtest, qm)
+}
+
+/// Connects to a server-mode monitor once it listens.
+pub fn connect_server(path: &Path) -> UnixStream {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = UnixStream::connect(path) {
+            return s;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no QMP server socket at {}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// One QMP connection: replies returned, events collected in order.
