@@ -44,6 +44,37 @@ pub fn missing_tools() -> Option<String> {
     None
 }
 
+/// `Emulator::or_skip`, also skipping (with a SKIP line naming the test) when GRUB's tools are
+/// missing.
+pub fn emulator_or_skip(test: &str) -> Option<crate::Emulator> {
+    let emu = crate::Emulator::or_skip(test)?;
+    if let Some(why) = missing_tools() {
+        // Straight to the stderr handle: the harness hides eprintln! of passing tests.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
+        return None;
+    }
+    Some(emu)
+}
+
+/// Panics with the run's log unless GRUB started its serial console, ran grub.cfg to the end
+/// and left through isa-debug-exit with 0 (the `config` footer).
+pub fn assert_ran(out: &crate::Outcome) {
+    assert!(out.serial.contains("GRUB-START"), "GRUB did not start its serial console\n{out}");
+    assert!(flatten(&out.serial).contains("GRUB-DONE"), "grub.cfg did not run to the end\n{out}");
+    assert_eq!(out.guest_exit(), Some(0), "isa-debug-exit from grub.cfg\n{out}");
+}
+
+/// The host's SHA-256 of `data`, through a copy in `work_dir()/grub/<name>` (one name per
+/// caller: tests run in parallel).
+pub fn host_sha256(data: &[u8], name: &str) -> Result<String> {
+    let dir = work_dir().join("grub");
+    std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    let path = dir.join(name);
+    std::fs::write(&path, data).map_err(io_err(format!("writing {}", path.display())))?;
+    sha256_hex(&path)
+}
+
 /// Deterministic test data (xorshift), so a file's hash is the same on every run.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;

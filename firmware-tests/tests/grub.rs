@@ -16,39 +16,19 @@ const FS_MODULES: &str = "insmod part_msdos\ninsmod fat\n";
 /// 8 MiB disk: FAT partition from 1 MiB.
 const HD_SECTORS: u64 = 16384;
 
-fn ready(test: &str) -> Option<Emulator> {
-    let emu = Emulator::or_skip(test)?;
-    if let Some(why) = grub::missing_tools() {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
-        return None;
-    }
-    Some(emu)
-}
-
 fn boot(emu: &Emulator, test: &str, cd: &Path, hd: &Path) -> Outcome {
     let dir = run_dir(test).expect("run dir");
     let run =
         Run::new().drive(cd, "if=ide,index=2,media=cdrom,format=raw").drive(hd, "if=ide,index=0,format=raw").boot("d");
     let out = emu.run(&dir, &run.args, TIMEOUT).expect("run");
-    assert!(out.serial.contains("GRUB-START"), "GRUB did not start its serial console\n{out}");
-    assert!(grub::flatten(&out.serial).contains("GRUB-DONE"), "grub.cfg did not run to the end\n{out}");
-    assert_eq!(out.guest_exit(), Some(0), "isa-debug-exit from grub.cfg\n{out}");
+    grub::assert_ran(&out);
     out
-}
-
-fn host_hash(data: &[u8], name: &str) -> String {
-    let dir = firmware_tests::work_dir().join("grub");
-    std::fs::create_dir_all(&dir).expect("grub dir");
-    let path = dir.join(name);
-    std::fs::write(&path, data).expect("host copy");
-    grub::sha256_hex(&path).expect("sha256sum")
 }
 
 #[test]
 fn cd_biosdisk_lists_drives_and_reads_a_file() {
     let test = "grub_cd_biosdisk";
-    let Some(emu) = ready(test) else { return };
+    let Some(emu) = grub::emulator_or_skip(test) else { return };
     let data = grub::pattern(16 * 1024, 0x1d0e);
     let cfg = grub::config(
         "echo LS-BEGIN\nls\necho LS-END\n\
@@ -64,14 +44,14 @@ fn cd_biosdisk_lists_drives_and_reads_a_file() {
         assert!(ls.split_whitespace().any(|d| d == drive), "`ls` lacks {drive}: `{ls}`\n{out}");
     }
     let hash = grub::between(&out.serial, "LS-END", "HASH-END").unwrap_or_default();
-    let want = host_hash(&data, "cd-data.bin");
+    let want = grub::host_sha256(&data, "cd-data.bin").expect("host sha256");
     assert_eq!(hash, format!("{want} (cd)/data.bin"), "GRUB's sha256 of (cd)/data.bin\n{out}");
 }
 
 #[test]
 fn hd_fat_file_read_through_biosdisk() {
     let test = "grub_hd_fat_biosdisk";
-    let Some(emu) = ready(test) else { return };
+    let Some(emu) = grub::emulator_or_skip(test) else { return };
     let data = grub::pattern(16 * 1024, 0x4a7d);
     let cfg = grub::config(
         &(FS_MODULES.to_string() + "echo HASH-BEGIN\nhashsum --hash sha256 (hd0,msdos1)/data.bin\necho HASH-END"),
@@ -81,7 +61,7 @@ fn hd_fat_file_read_through_biosdisk() {
     let hd = grub::fat_disk(HD_SECTORS, &[("data.bin", &data)]).expect("hard disk");
     let out = boot(&emu, test, &cd, &hd);
     let hash = grub::between(&out.serial, "HASH-BEGIN", "HASH-END").unwrap_or_default();
-    let want = host_hash(&data, "hd-data.bin");
+    let want = grub::host_sha256(&data, "hd-data.bin").expect("host sha256");
     assert_eq!(hash, format!("{want} (hd0,msdos1)/data.bin"), "GRUB's sha256 of the FAT file\n{out}");
 }
 
@@ -93,7 +73,7 @@ const NATIVE_PRELOAD: &str = "insmod part_msdos\ninsmod fat\ninsmod iso9660\nins
 #[test]
 fn native_pata_driver_finds_the_drives_and_reads_both() {
     let test = "grub_native_pata";
-    let Some(emu) = ready(test) else { return };
+    let Some(emu) = grub::emulator_or_skip(test) else { return };
     let cd_data = grub::pattern(16 * 1024, 0x0a7a);
     let hd_data = grub::pattern(16 * 1024, 0x9a7a);
     let cfg = grub::config(&format!(
@@ -112,9 +92,9 @@ fn native_pata_driver_finds_the_drives_and_reads_both() {
         assert!(ls.split_whitespace().any(|d| d == drive), "`ls` lacks {drive}: `{ls}`\n{out}");
     }
     let hd_hash = grub::between(&out.serial, "LS-END", "HD-END").unwrap_or_default();
-    let want = host_hash(&hd_data, "pata-hd-data.bin");
+    let want = grub::host_sha256(&hd_data, "pata-hd-data.bin").expect("host sha256");
     assert_eq!(hd_hash, format!("{want} (ata0,msdos1)/data.bin"), "sha256 through pata (disk)\n{out}");
     let cd_hash = grub::between(&out.serial, "HD-END", "CD-END").unwrap_or_default();
-    let want = host_hash(&cd_data, "pata-cd-data.bin");
+    let want = grub::host_sha256(&cd_data, "pata-cd-data.bin").expect("host sha256");
     assert_eq!(cd_hash, format!("{want} (ata2)/data.bin"), "sha256 through pata (ATAPI CD)\n{out}");
 }

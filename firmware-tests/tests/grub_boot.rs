@@ -26,30 +26,6 @@ const SLAVE_CHS: (u64, u64, u64) = (480, 4, 32);
 const SLAVE_SERIAL: &str = "IRONIDE-SLAVE-7";
 const SLAVE_MODEL: &str = "IRONIDE TEST DISK";
 
-fn ready(test: &str) -> Option<Emulator> {
-    let emu = Emulator::or_skip(test)?;
-    if let Some(why) = grub::missing_tools() {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
-        return None;
-    }
-    Some(emu)
-}
-
-fn host_hash(data: &[u8], name: &str) -> String {
-    let dir = firmware_tests::work_dir().join("grub");
-    std::fs::create_dir_all(&dir).expect("grub dir");
-    let path = dir.join(name);
-    std::fs::write(&path, data).expect("host copy");
-    grub::sha256_hex(&path).expect("sha256sum")
-}
-
-fn assert_ran(out: &Outcome) {
-    assert!(out.serial.contains("GRUB-START"), "GRUB did not start its serial console\n{out}");
-    assert!(grub::flatten(&out.serial).contains("GRUB-DONE"), "grub.cfg did not run to the end\n{out}");
-    assert_eq!(out.guest_exit(), Some(0), "isa-debug-exit from grub.cfg\n{out}");
-}
-
 fn section(out: &Outcome, from: &str, to: &str) -> Vec<String> {
     grub::lines_between(&out.serial, from, to).unwrap_or_else(|| panic!("no {from}..{to} in the serial log\n{out}"))
 }
@@ -63,7 +39,7 @@ fn hd_data() -> Vec<u8> {
 /// parallel and must not rewrite the host copy under each other.
 fn hd_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| host_hash(&hd_data(), "boot-hd-data.bin"))
+    HASH.get_or_init(|| grub::host_sha256(&hd_data(), "boot-hd-data.bin").expect("host sha256"))
 }
 
 /// Modules the pata part needs, loaded while biosdisk still reaches the boot partition:
@@ -94,7 +70,7 @@ fn hd_boot() -> Option<&'static Outcome> {
     static OUT: OnceLock<Option<Outcome>> = OnceLock::new();
     OUT.get_or_init(|| {
         let test = "grub_boot_hd";
-        let emu = ready(test)?;
+        let emu = grub::emulator_or_skip(test)?;
         let dir = run_dir(test).expect("run dir");
         let data = hd_data();
         let cfg = hd_grub_cfg();
@@ -138,7 +114,7 @@ fn hd_boot() -> Option<&'static Outcome> {
 #[test]
 fn hd_boot_lists_drives_and_hashes_a_fat_file() {
     let Some(out) = hd_boot() else { return };
-    assert_ran(out);
+    grub::assert_ran(out);
     let ls = grub::between(&out.serial, "LS-BEGIN", "LS-END").unwrap_or_default();
     // Four disks through INT 13h (the CD only shows when booted from it), and both floppies.
     for drive in ["(hd0)", "(hd0,msdos1)", "(hd1)", "(hd2)", "(fd0)", "(fd1)"] {
@@ -205,7 +181,7 @@ fn expected_cmos() -> Vec<(usize, u8, &'static str)> {
 #[test]
 fn hd_boot_cmosdump_matches_the_configuration() {
     let Some(out) = hd_boot() else { return };
-    assert_ran(out);
+    grub::assert_ran(out);
     let cmos = grub::cmos_dump(&section(out, "CMOS-BEGIN", "CMOS-END")).unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert_eq!(cmos.len(), 256, "cmosdump shows both banks\n{out}");
     let mut wrong = Vec::new();
@@ -221,7 +197,7 @@ fn hd_boot_cmosdump_matches_the_configuration() {
 #[test]
 fn hd_boot_lspci_lists_the_machine_functions() {
     let Some(out) = hd_boot() else { return };
-    assert_ran(out);
+    grub::assert_ran(out);
     let emu = Emulator::from_env().expect("emulator");
     let got = grub::pci_functions(&section(out, "PCI-BEGIN", "PCI-END")).unwrap_or_else(|e| panic!("{e}\n{out}"));
     let f = |address: &str, device: u16, class: u16, prog_if: Option<u8>, io_spaces: Vec<(u8, u64)>| PciFunction {
@@ -265,7 +241,7 @@ fn ata_string(id: &[u8], first_word: usize, words: usize) -> String {
 #[test]
 fn hd_boot_hdparm_identify_and_power_through_pata() {
     let Some(out) = hd_boot() else { return };
-    assert_ran(out);
+    grub::assert_ran(out);
     let strings = |from, to| identify(&section(out, from, to));
     let id0 = strings("ID0-BEGIN", "ID1-BEGIN");
     assert_eq!(id0, ("QEMU HARDDISK".into(), "2.5+".into(), "QM00001".into()), "hdparm -i (ata0)\n{out}");
@@ -330,7 +306,7 @@ const CHANGE_WINDOW_SECS: u32 = 8;
 #[test]
 fn cd_medium_inserted_while_grub_runs_is_read_through_pata() {
     let test = "grub_boot_cd_change";
-    let Some(emu) = ready(test) else { return };
+    let Some(emu) = grub::emulator_or_skip(test) else { return };
     let data = grub::pattern(6 * 1024, 0xcdcd);
     let cfg = grub::config(&format!(
         "insmod sleep\ninsmod iso9660\n{NATIVE_PRELOAD}\
@@ -360,7 +336,7 @@ fn cd_medium_inserted_while_grub_runs_is_read_through_pata() {
         .collect();
     let out = s.finish(TIMEOUT).expect("finish");
     eprintln!("{test}: {:?}", out.elapsed);
-    assert_ran(&out);
+    grub::assert_ran(&out);
     assert_eq!(trays, [true, false], "DEVICE_TRAY_MOVED for ide1-cd0: open, then closed\n{out}");
     // No medium: the READ fails with a check condition, which GRUB reports as a failed command.
     let before = section(&out, "BEFORE-BEGIN", "BEFORE-END");
@@ -369,7 +345,7 @@ fn cd_medium_inserted_while_grub_runs_is_read_through_pata() {
         "reading the empty CD-ROM should fail: {before:?}\n{out}"
     );
     let after = grub::between(&out.serial, "AFTER-BEGIN", "AFTER-END").unwrap_or_default();
-    let want = host_hash(&data, "boot-cd-new.bin");
+    let want = grub::host_sha256(&data, "boot-cd-new.bin").expect("host sha256");
     assert_eq!(after, format!("{want} (ata2)/new.bin"), "GRUB's sha256 of the inserted CD's file\n{out}");
 }
 
@@ -396,7 +372,7 @@ fn floppy_run(emu: &Emulator, test: &str, fd: &std::path::Path) -> (Outcome, Str
 #[test]
 fn floppy_boot_hashes_a_file_through_biosdisk() {
     let test = "grub_boot_floppy";
-    let Some(emu) = ready(test) else { return };
+    let Some(emu) = grub::emulator_or_skip(test) else { return };
     // More than a track (18 sectors): the BIOS read crosses a track boundary.
     let data = grub::pattern(12 * 1024, 0xf10b);
     let cfg = grub::config(
@@ -422,10 +398,10 @@ fn floppy_boot_hashes_a_file_through_biosdisk() {
     }
     let (out, seabios) = out;
     assert!(grub::flatten(&out.serial).contains("GRUB-DONE"), "GRUB did not finish\n{out}\n--- SeaBIOS ---\n{seabios}");
-    assert_ran(&out);
+    grub::assert_ran(&out);
     let ls = grub::between(&out.serial, "LS-BEGIN", "LS-END").unwrap_or_default();
     assert!(ls.split_whitespace().any(|d| d == "(fd0)"), "`ls` lacks (fd0): `{ls}`\n{out}");
     let hash = grub::between(&out.serial, "HASH-BEGIN", "HASH-END").unwrap_or_default();
-    let want = host_hash(&data, "boot-fd-data.bin");
+    let want = grub::host_sha256(&data, "boot-fd-data.bin").expect("host sha256");
     assert_eq!(hash, format!("{want} (fd0)/data.bin"), "GRUB's sha256 of the floppy file\n{out}");
 }

@@ -2,7 +2,7 @@
 //! runs finish and report plausible figures. No timing assertions: the numbers are the
 //! `guest-io` benchmark's business (benches/src/guest_io.rs).
 
-use firmware_tests::{grub, run_dir, testspeed, Emulator};
+use firmware_tests::{grub, run_dir, testspeed};
 use std::time::Duration;
 
 /// About 20 s to GRUB's first line on the nested development KVM, then two short reads.
@@ -11,18 +11,12 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 #[test]
 fn grub_testspeed_through_bios_and_pata() {
     let test = "grub_testspeed";
-    let Some(emu) = Emulator::or_skip(test) else { return };
-    if let Some(why) = grub::missing_tools() {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
-        return;
-    }
+    let Some(emu) = grub::emulator_or_skip(test) else { return };
     // Small files: a few seconds each here (GRUB runs under instruction emulation).
     let media = testspeed::media(256 * 1024, 128 * 1024).expect("testspeed media");
     let dir = run_dir(test).expect("run dir");
     let out = emu.run(&dir, &media.args(), TIMEOUT).expect("run");
-    assert!(grub::flatten(&out.serial).contains("GRUB-DONE"), "grub.cfg did not run to the end\n{out}");
-    assert_eq!(out.guest_exit(), Some(0), "isa-debug-exit from grub.cfg\n{out}");
+    grub::assert_ran(&out);
     let (bios, pata) = testspeed::parse_both(&out.serial);
     for (what, speed, size) in [("biosdisk", bios, media.bios_bytes), ("pata", pata, media.pata_bytes)] {
         let s = speed.unwrap_or_else(|| panic!("no testspeed report through {what}\n{out}"));
