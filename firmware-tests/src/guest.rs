@@ -40,13 +40,17 @@ pub(crate) fn run_tool(cmd: &mut Command) -> Result<()> {
 pub fn build(name: &str) -> Result<PathBuf> {
     let src_dir = source_dir();
     let src = src_dir.join(format!("{name}.S"));
+    let inputs = [src.clone(), src_dir.join("common.inc"), src_dir.join("prologue.inc")];
+    assemble(name, &src, &[&src_dir], &inputs)
+}
+
+/// Assembles `src` (GNU as, `-I` each of `include_dirs`) into `work_dir()/guests/<name>.bin`,
+/// a flat binary linked at 0x7C00, unless that is newer than every file of `inputs`.
+pub(crate) fn assemble(name: &str, src: &Path, include_dirs: &[&Path], inputs: &[PathBuf]) -> Result<PathBuf> {
     let out_dir = work_dir().join("guests");
     std::fs::create_dir_all(&out_dir).map_err(io_err(format!("creating {}", out_dir.display())))?;
     let bin = out_dir.join(format!("{name}.bin"));
-    let newest_input = [mtime(&src), mtime(&src_dir.join("common.inc")), mtime(&src_dir.join("prologue.inc"))]
-        .into_iter()
-        .flatten()
-        .max();
+    let newest_input = inputs.iter().filter_map(|p| mtime(p)).max();
     if let (Some(built), Some(input)) = (mtime(&bin), newest_input) {
         if built >= input {
             return Ok(bin);
@@ -58,7 +62,12 @@ pub fn build(name: &str) -> Result<PathBuf> {
     let tmp = format!("{name}.{}.{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
     let obj = out_dir.join(format!("{tmp}.o"));
     let tmp_bin = out_dir.join(format!("{tmp}.bin"));
-    run_tool(Command::new("as").arg("--32").arg("-I").arg(&src_dir).arg("-o").arg(&obj).arg(&src))?;
+    let mut as_cmd = Command::new("as");
+    as_cmd.arg("--32");
+    for dir in include_dirs {
+        as_cmd.arg("-I").arg(dir);
+    }
+    run_tool(as_cmd.arg("-o").arg(&obj).arg(src))?;
     run_tool(
         Command::new("ld")
             .args(["-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary", "-o"])

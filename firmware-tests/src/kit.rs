@@ -14,15 +14,12 @@
 //! floppy ones stop at `WAIT-*` markers for the host to act over QMP, see tests/kit.rs);
 //! [`dma_read_bench`] and [`pio_read_bench`] set up the benchmark loops.
 
-use crate::guest::{run_tool, source_dir as guest_source_dir};
+use crate::guest::source_dir as guest_source_dir;
 use crate::image::SECTOR;
-use crate::{io_err, work_dir, Error, Result, Run};
+use crate::{io_err, Error, Result, Run};
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
 
 /// Sectors the boot sector loads after itself (kit.S LOAD_SECTORS).
 pub const LOAD_SECTORS: u64 = 56;
@@ -70,50 +67,16 @@ fn source_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kit")
 }
 
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
 /// Assembles the kit (kit/kit.S with its includes and guests/common.inc) into a flat binary
 /// linked at 0x7C00; rebuilt when any source is newer.
 pub fn build() -> Result<Vec<u8>> {
     let kit_dir = source_dir();
     let guests = guest_source_dir();
-    let out_dir = work_dir().join("guests");
-    std::fs::create_dir_all(&out_dir).map_err(io_err(format!("creating {}", out_dir.display())))?;
-    let bin = out_dir.join("kit.bin");
     let mut inputs = vec![guests.join("common.inc"), guests.join("prologue.inc")];
     for entry in std::fs::read_dir(&kit_dir).map_err(io_err(format!("listing {}", kit_dir.display())))? {
         inputs.push(entry.map_err(io_err("listing the kit sources"))?.path());
     }
-    let newest = inputs.iter().filter_map(|p| mtime(p)).max();
-    let fresh = matches!((mtime(&bin), newest), (Some(b), Some(n)) if b >= n);
-    if !fresh {
-        // A unique temporary name: tests in parallel may build at once.
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let tmp = format!("kit.{}.{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-        let obj = out_dir.join(format!("{tmp}.o"));
-        let tmp_bin = out_dir.join(format!("{tmp}.bin"));
-        run_tool(
-            Command::new("as")
-                .arg("--32")
-                .arg("-I")
-                .arg(&kit_dir)
-                .arg("-I")
-                .arg(&guests)
-                .arg("-o")
-                .arg(&obj)
-                .arg(kit_dir.join("kit.S")),
-        )?;
-        run_tool(
-            Command::new("ld")
-                .args(["-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary", "-o"])
-                .arg(&tmp_bin)
-                .arg(&obj),
-        )?;
-        let _ = std::fs::remove_file(&obj);
-        std::fs::rename(&tmp_bin, &bin).map_err(io_err(format!("renaming to {}", bin.display())))?;
-    }
+    let bin = crate::guest::assemble("kit", &kit_dir.join("kit.S"), &[&kit_dir, &guests], &inputs)?;
     let bytes = std::fs::read(&bin).map_err(io_err(format!("reading {}", bin.display())))?;
     let max = (LOAD_SECTORS + 1) * SECTOR;
     if bytes.len() as u64 > max {
@@ -187,31 +150,11 @@ pub fn floppy_image(path: &Path, seed: u32) -> Result<()> {
     fill_pattern(path, SECTOR, 0, crate::image::FLOPPY_144_BYTES / SECTOR, seed)
 }
 
-/// One `CHECK` line of the guest's output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    pub pass: bool,
-    /// What followed PASS/FAIL (the detail and values of a failure).
-    pub detail: String,
-}
+pub use crate::check::Check;
 
 /// The `CHECK` lines in a serial log, in order.
 pub fn checks(serial: &str) -> Vec<Check> {
-    serial
-        .lines()
-        .filter_map(|l| {
-            let rest = l.trim_end_matches('\r').strip_prefix("CHECK ")?;
-            let mut words = rest.splitn(3, ' ');
-            let name = words.next()?.to_string();
-            let pass = match words.next()? {
-                "PASS" => true,
-                "FAIL" => false,
-                _ => return None,
-            };
-            Some(Check { name, pass, detail: words.next().unwrap_or("").to_string() })
-        })
-        .collect()
+    serial.lines().filter_map(|l| crate::check::parse(l.trim_end_matches('\r').strip_prefix("CHECK ")?)).collect()
 }
 
 /// `KIT-DONE pass/total` from a serial log.

@@ -6,6 +6,7 @@
 //! reference: point `IRONIDE_EMULATOR` at QEMU's `qemu-system-x86_64` to check the guests
 //! themselves.
 
+pub mod check;
 pub mod emulator;
 pub mod grub;
 pub mod guest;

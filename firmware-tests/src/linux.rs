@@ -365,29 +365,14 @@ pub fn images() -> Result<Images> {
     Ok(Images { kernel: payload.kernel, initrd, disk, cd: media.cd, floppy: media.floppy, expected })
 }
 
-/// One `CHECK` line from the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    pub pass: bool,
-    pub detail: String,
-}
+pub use crate::check::Check;
 
 /// The CHECK lines in a serial log.
 pub fn checks(serial: &str) -> Vec<Check> {
     serial
         .lines()
-        .filter_map(|l| {
-            let rest = &l[l.find("CHECK ")? + 6..];
-            let mut words = rest.trim_end_matches('\r').splitn(3, ' ');
-            let name = words.next()?.to_string();
-            let pass = match words.next()? {
-                "PASS" => true,
-                "FAIL" => false,
-                _ => return None,
-            };
-            Some(Check { name, pass, detail: words.next().unwrap_or_default().to_string() })
-        })
+        // Anywhere in the line: kernel messages may share it.
+        .filter_map(|l| crate::check::parse(&l[l.find("CHECK ")? + 6..]))
         .collect()
 }
 
